@@ -1,0 +1,56 @@
+#   Licensed under the Apache License, Version 2.0 (the "License"); you may
+#   not use this file except in compliance with the License. You may obtain
+#   a copy of the License at
+#
+#        http://www.apache.org/licenses/LICENSE-2.0
+#
+#   Unless required by applicable law or agreed to in writing, software
+#   distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#   WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#   License for the specific language governing permissions and limitations
+#   under the License.
+
+"""OpenStackClient plugin hooks for Huawei Cloud IMS.
+
+OSC imports this module on every run: keep it to cheap imports.
+"""
+
+import logging
+
+from osc_lib import utils
+
+LOG = logging.getLogger(__name__)
+
+# Not a core API name: OSC silently drops plugins that reuse one, and the
+# group 'openstack.ims.v2' loads after core, so its 'image delete' wins.
+API_NAME = 'ims'
+API_VERSION_OPTION = 'os_ims_api_version'
+DEFAULT_API_VERSION = '2'
+API_VERSIONS = {
+    '2': 'ims_osc_plugin.client.ImageClient',
+}
+
+
+def make_client(instance):
+    """Return the IMS image client on OSC's own image proxy.
+
+    The openstacksdk image proxy is a keystoneauth Adapter on OSC's session
+    with the version-discovered endpoint, so region, interface, TLS options,
+    timeouts and ``image_endpoint_override`` all carry over.
+    """
+    from ims_osc_plugin import client
+
+    LOG.debug('IMS client initialized on the image proxy')
+    return client.ImageClient(instance.sdk_connection.image)
+
+
+def build_option_parser(parser):
+    """Hook to add global options."""
+    parser.add_argument(
+        '--os-ims-api-version',
+        metavar='<ims-api-version>',
+        default=utils.env('OS_IMS_API_VERSION', default=DEFAULT_API_VERSION),
+        help='IMS API version, default=%s (Env: OS_IMS_API_VERSION)'
+        % DEFAULT_API_VERSION,
+    )
+    return parser
