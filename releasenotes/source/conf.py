@@ -1,0 +1,43 @@
+#   Licensed under the Apache License, Version 2.0 (the "License"); you may
+#   not use this file except in compliance with the License. You may obtain
+#   a copy of the License at
+#
+#        http://www.apache.org/licenses/LICENSE-2.0
+#
+#   Unless required by applicable law or agreed to in writing, software
+#   distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#   WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#   License for the specific language governing permissions and limitations
+#   under the License.
+
+"""Sphinx configuration of the ims-osc-plugin release notes.
+
+reno reads the notes from the git history: build from a clone, and commit
+a note before expecting to see it.
+"""
+
+extensions = [
+    'openstackdocstheme',
+    'reno.sphinxext',
+]
+
+source_suffix = {'.rst': 'restructuredtext'}
+master_doc = 'index'
+
+project = 'ims-osc-plugin Release Notes'
+copyright = 'ims-osc-plugin developers'
+
+# Release notes are not versioned: one page covers every release.
+version = ''
+release = ''
+
+exclude_patterns = []
+pygments_style = 'native'
+
+openstackdocs_auto_name = False
+openstackdocs_use_storyboard = False
+openstackdocs_pdf_link = False
+openstackdocs_pdf_filename = 'ims-osc-plugin.pdf'
+
+html_theme = 'openstackdocs'
+html_static_path = []
