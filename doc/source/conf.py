@@ -17,11 +17,12 @@ and the manual page are generated from its ``openstack.ims.v2`` entry
 points by ``cliff.sphinxext``, and the API page imports it.
 """
 
+import importlib.metadata
+
 # -- General configuration -------------------------------------------------
 
 extensions = [
     'sphinx.ext.autodoc',
-    'openstackdocstheme',
     'cliff.sphinxext',
 ]
 
@@ -44,19 +45,24 @@ exclude_patterns = ['_build']
 
 # Keep '--' and quotes as typed: they are command-line options and JSON.
 smartquotes = False
-pygments_style = 'native'
 
-# openstackdocstheme: the version comes from pbr (git tags or the
-# installed metadata); there is no opendev repository or bug tracker.
-openstackdocs_auto_name = False
-openstackdocs_use_storyboard = False
-openstackdocs_pdf_link = False
-openstackdocs_pdf_filename = 'ims-osc-plugin.pdf'
+# pbr's version of the installed package (from the git tags).
+release = importlib.metadata.version('ims-osc-plugin')
+version = '.'.join(release.split('.')[:2])
 
 # -- Options for HTML output -----------------------------------------------
 
-html_theme = 'openstackdocs'
+# Sphinx's own theme: the pages load nothing from the network and carry no
+# third-party branding or tracking, so distributions can ship them as they
+# are. (openstackdocstheme adds the OpenStack Foundation's site header and
+# analytics, and warns, hence fails with -W, when built outside git.)
+html_theme = 'alabaster'
+html_theme_options = {
+    'description': 'OpenStackClient plugin for Huawei Cloud IMS',
+    'show_powered_by': False,
+}
 html_static_path = []
+html_last_updated_fmt = None
 
 # -- Options for manual page output ----------------------------------------
 

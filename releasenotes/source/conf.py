@@ -17,7 +17,6 @@ a note before expecting to see it.
 """
 
 extensions = [
-    'openstackdocstheme',
     'reno.sphinxext',
 ]
 
@@ -32,12 +31,10 @@ version = ''
 release = ''
 
 exclude_patterns = []
-pygments_style = 'native'
 
-openstackdocs_auto_name = False
-openstackdocs_use_storyboard = False
-openstackdocs_pdf_link = False
-openstackdocs_pdf_filename = 'ims-osc-plugin.pdf'
-
-html_theme = 'openstackdocs'
+# As the documentation: Sphinx's own theme, nothing from the network.
+html_theme = 'alabaster'
+html_theme_options = {
+    'show_powered_by': False,
+}
 html_static_path = []
