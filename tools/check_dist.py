@@ -19,7 +19,9 @@ Run by ``tox -e dist`` after the build. It fails (exit 1) unless:
   version is the git tag when the checkout is at a tag;
 * ``twine check --strict`` passes on both;
 * the sdist holds what a packager needs (license, README, docs and release
-  note sources, tests, every file git tracks) and no build or editor junk;
+  note sources, the rendered release notes and reno's cache so that they
+  build without git, tests, every file git tracks) and no build or editor
+  junk;
 * the wheel holds the package, its entry points and its license, and its
   metadata (``Requires-Python``, the ``Python :: 3.x`` classifiers) matches
   the ``py3xx`` environments in ``tox.ini``;
@@ -67,6 +69,8 @@ SDIST_REQUIRED = (
     'releasenotes/source/conf.py',
     'releasenotes/source/index.rst',
     'releasenotes/source/unreleased.rst',
+    'releasenotes/notes/reno.cache',
+    'RELEASENOTES.rst',
     'ims_osc_plugin/__init__.py',
     'ims_osc_plugin/client.py',
     'ims_osc_plugin/plugin.py',
