@@ -339,4 +339,8 @@ class TestDeleteImageWorkers(TestDeleteImage):
              for i in images if i is not images[7]],
             [line for line in self.lines('INFO')
              if not line.startswith('Retriable status code 503')])
-        self.assertEqual(29, len(self.deletes()))
+        deletes = [d[0] for d in self.deletes()]
+        # Each image once; the failing one once plus its 3 retries.
+        self.assertEqual(33, len(deletes))
+        self.assertEqual(4, deletes.count(images[7]['id']))
+        self.assertEqual(30, len(set(deletes)))
