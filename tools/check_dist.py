@@ -114,7 +114,9 @@ ENTRY_POINTS = {
     },
 }
 HELP_COMMAND = ('image', 'delete', '--help')
-HELP_MUST_SHOW = ('--delete-backup', '--no-delete-backup')
+HELP_MUST_SHOW = (
+    '--delete-backup', '--no-delete-backup', '--workers', '--retries',
+)
 
 
 class Checks:
