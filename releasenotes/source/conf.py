@@ -38,3 +38,4 @@ html_theme_options = {
     'show_powered_by': False,
 }
 html_static_path = []
+html_title = project
