@@ -27,7 +27,9 @@ Run by ``tox -e dist`` after the build. It fails (exit 1) unless:
   the ``py3xx`` environments in ``tox.ini``;
 * the wheel installs with pip in a new virtual environment, ``pip check``
   is happy, and ``openstack image delete --help`` there shows the plugin's
-  options and nothing on standard error.
+  options and nothing on standard error;
+* with ``--sdist-docs``: the manual page and the release notes build from
+  the unpacked sdist without git, as a packager builds them.
 
 Then it prints the artefacts and their sizes.
 """
@@ -351,6 +353,40 @@ def check_install(checks, wheel, version, venv_dir, constraints):
         sys.stdout.write(result.stdout)
 
 
+def check_sdist_docs(checks, sdist, work_dir):
+    """Build the man page and the release notes as a packager would.
+
+    From the unpacked sdist, without git and without installing it: the
+    sdist's egg-info provides the entry points and the version, and reno
+    reads its cache.
+    """
+    with tarfile.open(sdist) as tar:
+        tar.extractall(work_dir, filter='data')
+    top = os.path.join(work_dir, os.path.basename(sdist)[:-len('.tar.gz')])
+    env = dict(os.environ, PYTHONPATH='.')
+    env.pop('GIT_DIR', None)
+    for builder, source, out in (
+            ('man', 'doc/source', 'man'),
+            ('html', 'releasenotes/source', 'releasenotes')):
+        out = os.path.join(work_dir, out)
+        result = subprocess.run(
+            [sys.executable, '-m', 'sphinx', '-W', '-q', '-b', builder,
+             source, out], cwd=top, env=env, capture_output=True, text=True)
+        if not checks.ok(result.returncode == 0, 'sphinx-build -b %s %s '
+                         'failed in the unpacked sdist:\n%s', builder,
+                         source, result.stdout + result.stderr):
+            continue
+        log('built %s from the unpacked sdist, without git: %s', source,
+            ', '.join(sorted(os.listdir(out)))[:200])
+    page = os.path.join(work_dir, 'man', 'openstack-image-delete.1')
+    if checks.ok(os.path.exists(page), 'no manual page %s', page):
+        with open(page, encoding='utf-8') as f:
+            text = f.read().replace('\\-', '-')
+        for flag in HELP_MUST_SHOW:
+            checks.ok(flag in text, 'the manual page does not show %s',
+                      flag)
+
+
 def print_sizes(paths):
     log('artefacts:')
     for path in paths:
@@ -369,6 +405,10 @@ def main(argv=None):
                              'environment (default: a temporary folder)')
     parser.add_argument('--no-install', action='store_true',
                         help='skip the clean install and the CLI check')
+    parser.add_argument('--sdist-docs', action='store_true',
+                        help='build the manual page and the release notes '
+                             'from the unpacked sdist (needs Sphinx, reno, '
+                             'cliff and OSC where this script runs)')
     args = parser.parse_args(argv)
 
     checks = Checks()
@@ -387,6 +427,9 @@ def main(argv=None):
                     check_install(checks, wheel, version,
                                   os.path.join(tmp, 'venv'),
                                   args.constraints)
+        if args.sdist_docs:
+            with tempfile.TemporaryDirectory() as tmp:
+                check_sdist_docs(checks, sdist, tmp)
         print_sizes([sdist, wheel])
     for failure in checks.failures:
         print('check_dist: FAIL: ' + failure, file=sys.stderr)
