@@ -78,8 +78,8 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 HTML_PAGE = (
-    '<html>\r\n<head><title>{status} Bad Gateway</title></head>\r\n'
-    '<body>\r\n<center><h1>{status} Bad Gateway</h1></center>\r\n'
+    '<html>\r\n<head><title>{line}</title></head>\r\n'
+    '<body>\r\n<center><h1>{line}</h1></center>\r\n'
     '<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n')
 
 
@@ -359,10 +359,10 @@ class IMSLayer:
             return []
         reason = _REASONS.get(status, 'Error')
         if kind == 'html':
-            body = HTML_PAGE.format(status=status).encode()
+            line = '%d %s' % (status, reason)
+            body = HTML_PAGE.format(line=line).encode()
             headers = [('Content-Type', 'text/html'),
                        ('Content-Length', str(len(body)))]
-            line = '%d %s' % (status, reason)
         else:
             line, headers, body = _json_error(
                 status, reason, 'Injected fault: the image service is '
