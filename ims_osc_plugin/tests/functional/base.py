@@ -244,8 +244,11 @@ class FunctionalTestCase(testtools.TestCase):
         return int(self.stack[url_key].rsplit(':', 1)[1])
 
     def _delete_created(self):
+        if not self._created:
+            return
         api = self.images_api('admin')
-        for image_id in self._created:
+        existing = self.image_ids('demo') | self.image_ids('admin')
+        for image_id in existing.intersection(self._created):
             try:
                 api.patch('/images/%s' % image_id,
                           json=[{'op': 'replace', 'path': '/protected',

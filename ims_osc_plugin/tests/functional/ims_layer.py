@@ -28,7 +28,10 @@ is a WSGI layer around the unmodified Glance application that:
   for the first K attempts or always, an HTML error page, a dropped
   connection, or a delay;
 - records every request under ``/v2/images`` (method, path, port, status)
-  so the tests can tell what reached the server.
+  so the tests can tell what reached the server;
+- lets one writing request at a time into Glance: Glance on SQLite fails
+  concurrent writes with "database is locked" (a test stand-in's limit,
+  not a production one; reads still run in parallel).
 
 Ports listed in ``IMS_LAYER_PLAIN_PORTS`` are plain Glance: no
 ``delete_backup`` handling and no faults, only the record.
@@ -43,6 +46,7 @@ import os
 import re
 import socket
 import sqlite3
+import threading
 import time
 
 _DELETE = re.compile(r'\A/v2/images/([^/]+)\Z')
@@ -224,6 +228,7 @@ class IMSLayer:
             plain_ports = os.environ.get('IMS_LAYER_PLAIN_PORTS', '')
             plain_ports = [p for p in plain_ports.split(',') if p]
         self.plain_ports = set(str(p) for p in plain_ports)
+        self._write_lock = threading.Lock()
 
     def __call__(self, environ, start_response):
         path = environ.get('PATH_INFO', '')
@@ -265,7 +270,7 @@ class IMSLayer:
         environ['wsgi.input'] = io.BytesIO(b'')
         backup = self._backup_of(environ)
         event['backup'] = backup
-        status, headers, chunks = self._call(self.app, environ)
+        status, headers, chunks = self._glance(environ)
         if status.startswith('204') and backup:
             if delete_backup:
                 self.state.delete_backup(backup)
@@ -280,11 +285,17 @@ class IMSLayer:
     # -- helpers ----------------------------------------------------------
 
     def _forward(self, environ, start_response, event):
-        status, headers, chunks = self._call(self.app, environ)
+        status, headers, chunks = self._glance(environ)
         event['status'] = int(status.split()[0])
         self.state.record(**event)
         start_response(status, headers)
         return chunks
+
+    def _glance(self, environ):
+        if environ.get('REQUEST_METHOD') in ('GET', 'HEAD'):
+            return self._call(self.app, environ)
+        with self._write_lock:
+            return self._call(self.app, environ)
 
     @staticmethod
     def _call(app, environ):
@@ -327,7 +338,7 @@ class IMSLayer:
         get['REQUEST_METHOD'] = 'GET'
         get['wsgi.input'] = io.BytesIO(b'')
         get['QUERY_STRING'] = ''
-        status, headers, chunks = self._call(self.app, get)
+        status, headers, chunks = self._glance(get)
         if not status.startswith('200'):
             return None
         try:

@@ -135,7 +135,9 @@ KEYSTONE_CONF = """\
 debug = false
 use_stderr = true
 [database]
-connection = sqlite:///{dir}/keystone.db
+# Concurrent requests wait for SQLite's lock instead of failing at once.
+connection = sqlite:///{dir}/keystone.db?timeout=60
+sqlite_synchronous = false
 [token]
 provider = fernet
 expiration = 7200
@@ -156,7 +158,8 @@ use_stderr = true
 enabled_backends = fs:file
 worker_self_reference_url = http://127.0.0.1:{port}
 [database]
-connection = sqlite:///{dir}/glance.db
+connection = sqlite:///{dir}/glance.db?timeout=60
+sqlite_synchronous = false
 [glance_store]
 default_backend = fs
 [fs]
