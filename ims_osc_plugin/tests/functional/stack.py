@@ -44,9 +44,11 @@ lives, default ``<repo>/.tox/functional-servers``),
 
 import argparse
 import ctypes
+import grp
 import hashlib
 import json
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -393,11 +395,12 @@ class Stack:
                                'ims_functional_keystone.py'), 'w') as f:
             f.write(KEYSTONE_APP)
         manage = [self._bin('keystone-manage'), '--config-file', conf]
+        # The keys belong to whoever runs the tests (root on CI).
+        owner = ['--keystone-user', pwd.getpwuid(os.getuid()).pw_name,
+                 '--keystone-group', grp.getgrgid(os.getgid()).gr_name]
         self._run(manage + ['db_sync'])
-        self._run(manage + ['fernet_setup', '--keystone-user', 'root',
-                            '--keystone-group', 'root'])
-        self._run(manage + ['credential_setup', '--keystone-user', 'root',
-                            '--keystone-group', 'root'])
+        self._run(manage + ['fernet_setup'] + owner)
+        self._run(manage + ['credential_setup'] + owner)
         identity = self.keystone_url + '/v3/'
         self._run(manage + [
             'bootstrap', '--bootstrap-password', PASSWORD,
