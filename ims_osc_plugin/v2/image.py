@@ -138,6 +138,13 @@ class DeleteImage(osc_image.DeleteImage):
 
         ims = self.app.client_manager.ims
         ims.retries = parsed_args.retries
+        try:
+            LOG.debug('Image API at %s', ims.base_url)
+        except ks_exceptions.ClientException as e:
+            # No image endpoint: one line, not one per image.
+            raise exceptions.CommandError(
+                'Cannot reach the image service: %s' % client.printable(
+                    str(e)))
         workers = parsed_args.workers
         if workers > 1:
             ims.allow_concurrency(workers)
@@ -169,7 +176,7 @@ class DeleteImage(osc_image.DeleteImage):
     def _find(self, ims, result):
         with _recorded(result):
             if not result.image.strip():
-                raise client.ImageNotFound(result.image)
+                raise client.ImsError('an image name or ID cannot be empty')
             result.found = ims.find_image(result.image)
 
     def _delete(self, ims, result, delete_backup, store):
@@ -185,6 +192,8 @@ class DeleteImage(osc_image.DeleteImage):
                 ims.delete_image(image['id'], delete_backup=delete_backup,
                                  store=store)
             except ks_exceptions.NotFound:
+                if store is not None:
+                    raise  # not in that store: nothing was deleted
                 # It existed a moment ago: an earlier attempt of this
                 # request (retried after a lost answer), or someone else,
                 # deleted it. Either way it is gone, as asked.

@@ -294,6 +294,33 @@ class TestDeleteImage(base.TestCommand):
         self.assertEqual('/v2/stores/fast/' + img['id'],
                          self.requests.last_request.path)
 
+    def test_store_404_is_a_failure(self):
+        img = self.cloud.add(fakes.image('s'))
+        self.requests.delete(
+            fakes.IMAGE_URL_V2 + '/stores/fast/' + img['id'],
+            status_code=404, json={'message': 'not in store fast'})
+        self.assertFails(['--store', 'fast', 's'],
+                         'Failed to delete 1 of 1 images.')
+        self.assertEqual(1, len(self.lines()))
+        self.assertIn('404 Not Found', self.lines()[0])
+
+    def test_empty_argument(self):
+        self.assertFails(['', ' \t'], 'Failed to delete 2 of 2 images.')
+        self.assertEqual(
+            ["Failed to delete image '': an image name or ID cannot be "
+             "empty",
+             "Failed to delete image ' \\t': an image name or ID cannot "
+             "be empty"], self.lines())
+        self.assertFalse(self.requests.called)
+
+    def test_no_image_endpoint_one_line(self):
+        self.ims._adapter.get_endpoint = mock.Mock(return_value=None)
+        e = self.assertRaises(exceptions.CommandError, self.run_cmd,
+                              ['a', 'b'])
+        self.assertEqual('Cannot reach the image service: no image '
+                         'endpoint in the service catalog', str(e))
+        self.assertFalse(self.requests.called)
+
     def test_image_api_v1_refused(self):
         self.app.client_manager._api_version = {'image': '1'}
         e = self.assertRaises(exceptions.CommandError, self.run_cmd,
@@ -314,6 +341,21 @@ class TestDeleteImage(base.TestCommand):
             self.assertFails(['a', 'b'], 'Failed to delete 1 of 2 images.')
         self.assertEqual(["Failed to delete image 'a': boom"], self.lines())
         self.assertEqual([b['id']], [d[0] for d in self.deletes()])
+
+    def test_thousand_images_with_transient_503s(self):
+        images = self.cloud.add(*[fakes.image('bulk%04d' % i)
+                                  for i in range(1000)])
+        flaky = images[::20]  # 5% answer 503 once, then delete
+        for img in flaky:
+            self.cloud.faults['DELETE', img['id']] = [(503, '')]
+        self.assertIsNone(self.run_cmd([i['id'] for i in images]))
+        self.assertEqual({}, self.cloud.images)
+        self.assertEqual(sorted(i['id'] for i in images),
+                         sorted(self.cloud.deleted))  # each exactly once
+        self.assertEqual(1000 + len(flaky), len(self.deletes()))
+        self.assertEqual([], self.lines() + self.lines('WARNING'))
+        self.assertEqual(1000, len([line for line in self.lines('INFO')
+                                    if line.startswith('Deleted image')]))
 
 
 class TestDeleteImageWorkers(TestDeleteImage):
