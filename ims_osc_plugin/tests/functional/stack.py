@@ -528,6 +528,11 @@ class Stack:
                          'service': service_project}
 
     def _write_clouds_yaml(self):
+        dead = free_port()
+        while dead in (self.keystone_port, self.ims_port,
+                       self.internal_port, self.plain_port):
+            dead = free_port()
+
         def cloud(user, project, **extra):
             entry = {
                 'auth': {
@@ -554,8 +559,15 @@ class Stack:
                 'demo', 'demo', image_endpoint_override=self.internal_url),
             'demo-timeout': cloud('demo', 'demo', api_timeout=3),
             'demo-badpass': cloud('demo', 'demo'),
+            # Nothing listens on these ports.
+            'demo-image-down': cloud(
+                'demo', 'demo',
+                image_endpoint_override='http://127.0.0.1:%d' % dead),
+            'demo-keystone-down': cloud('demo', 'demo'),
         }
         clouds['demo-badpass']['auth']['password'] = 'not-the-password'
+        clouds['demo-keystone-down']['auth']['auth_url'] = (
+            'http://127.0.0.1:%d/v3' % dead)
         # JSON is YAML: no PyYAML needed here.
         with open(self.clouds_yaml, 'w') as f:
             json.dump({'clouds': clouds}, f, indent=2)

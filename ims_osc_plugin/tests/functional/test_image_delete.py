@@ -239,6 +239,61 @@ class TestFailures(base.FunctionalTestCase):
         self.assertExists(image)
 
 
+class TestUnreachable(base.FunctionalTestCase):
+
+    def assertFewLines(self, result, images, most=1):
+        self.assertEqual(1, result.rc)
+        self.assertNotIn('Traceback', result.stderr)
+        lines = base.stderr_lines(result)
+        self.assertTrue(1 <= len(lines) <= most, result.stderr)
+        self.assertNotIn('Failed to delete image', result.stderr)
+        for image in images:
+            self.assertExists(image)
+
+    def test_image_service_down(self):
+        images = [self.create_image(), self.create_image()]
+
+        result = self.delete('--delete-backup', *images,
+                             cloud='demo-image-down')
+
+        self.assertFewLines(result, images)
+
+    def test_identity_service_down(self):
+        images = [self.create_image(), self.create_image()]
+
+        result = self.delete(*images, cloud='demo-keystone-down')
+
+        # keystoneauth's discovery warning, then the connection error:
+        # both from core, before the plugin runs.
+        self.assertFewLines(result, images, most=2)
+        self.assertIn('Unable to establish connection', result.stderr)
+
+
+class TestStore(base.FunctionalTestCase):
+
+    def test_store_with_backup_flag_refused(self):
+        image = self.create_image()
+        since = self.state.last_seq()
+
+        result = self.delete('--store', 'fs', '--delete-backup', image)
+
+        self.assertEqual(1, result.rc)
+        self.assertNotIn('Traceback', result.stderr)
+        [line] = base.stderr_lines(result)
+        self.assertIn('--store', line)
+        self.assertExists(image)
+        self.assertEqual([], self.deletes(since))
+
+    def test_unknown_store(self):
+        image = self.create_image()
+
+        result = self.delete('--store', 'no-such-store', image)
+
+        [line] = self.assertFailedLines(result, 1, 1)
+        self.assertIn('no-such-store', line)
+        self.assertExists(image)
+
+
 class TestEndpoints(base.FunctionalTestCase):
 
     def test_internal_interface(self):
