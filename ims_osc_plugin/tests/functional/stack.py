@@ -620,6 +620,11 @@ def main(argv=None):
         rc = subprocess.call(command, env=env)
         log('command finished in %.1f s with status %d',
             time.monotonic() - started, rc)
+        if rc:
+            # The temporary directory goes away: show the servers' side.
+            for server in stack.servers:
+                log('last lines of %s:\n%s', server.name,
+                    server.log_tail(30))
     return rc
 
 
