@@ -28,6 +28,8 @@ and redacted ``--debug`` logging all apply::
 or, with an openstacksdk connection, ``ImageClient.from_connection(conn)``.
 """
 
+import http
+import logging
 import re
 import urllib.parse
 
@@ -54,11 +56,34 @@ STATUS_MEANINGS = {
     503: 'the image service is unavailable',
 }
 
+# DELETE and GET are idempotent: keystoneauth retries these with backoff
+# (honouring Retry-After), as it does connection failures and timeouts.
+RETRIABLE_STATUS_CODES = (429, 502, 503, 504)
+DEFAULT_RETRIES = 3
+
 # Plain Glance rejects any DELETE body with this text (its router has
 # body_reject=True), before it looks at the image.
 _BODY_REJECTED = 'a body is not expected'
 
 _MAX_SHOWN = 200
+
+
+class _RetriesAtInfo(logging.Filter):
+    """Show keystoneauth's "Retrying in ..." notices at -v, not always.
+
+    A retry is not a failure: the failure, if it persists, is reported
+    once per image by the command.
+    """
+
+    def filter(self, record):
+        if record.levelno == logging.WARNING and 'Retrying in' in str(
+                record.msg):
+            record.levelno, record.levelname = logging.INFO, 'INFO'
+        return True
+
+
+HTTP_LOG = logging.getLogger(__name__ + '.http')
+HTTP_LOG.addFilter(_RetriesAtInfo())
 
 
 class ImsError(Exception):
@@ -85,7 +110,8 @@ class UnexpectedResponse(ImsError):
         self.response = response
         location = response.headers.get('Location')
         text = 'unexpected reply %s %s' % (
-            response.status_code, response.reason or '')
+            response.status_code,
+            _reason(response.status_code, response))
         if location:
             text += ' (to %s)' % printable(location)
         super().__init__(text.strip())
@@ -138,13 +164,26 @@ def server_message(response):
     if not isinstance(text, str):
         return None
     text = ' '.join(text.split())
-    status_line = '%s %s' % (response.status_code, response.reason or '')
-    for prefix in (status_line.strip(), str(response.status_code)):
-        if text.startswith(prefix):
+    # Pages repeat the status line ("403 Forbidden ..."): it is shown anyway.
+    status = response.status_code
+    prefixes = ['%s %s' % (status, response.reason or ''),
+                '%s %s' % (status, _reason(status, None)), str(status)]
+    for prefix in prefixes:
+        prefix = prefix.strip()
+        while text.startswith(prefix):
             text = text[len(prefix):].lstrip(' :-')
-            break
     text = ' '.join(text.split())
     return printable(text) or None
+
+
+def _reason(status, response):
+    reason = getattr(response, 'reason', None)
+    if not reason:
+        try:
+            reason = http.HTTPStatus(status).phrase
+        except ValueError:
+            reason = ''
+    return reason
 
 
 def explain(exc):
@@ -153,7 +192,7 @@ def explain(exc):
     ``exc`` is a keystoneauth :class:`~keystoneauth1.exceptions.HttpError`.
     """
     status = exc.http_status
-    reason = getattr(exc.response, 'reason', None) or ''
+    reason = _reason(status, exc.response)
     line = ('%s %s' % (status, reason)).strip()
     meaning = STATUS_MEANINGS.get(status)
     if meaning:
@@ -185,11 +224,14 @@ class ImageClient:
     :param adapter: a :class:`keystoneauth1.adapter.Adapter` for the image
         service, such as openstacksdk's ``connection.image`` proxy. Its
         endpoint may be unversioned or end in ``/v2``.
+    :param retries: how many times keystoneauth retries a request after a
+        connection failure, a timeout or a 429/502/503/504 answer.
     """
 
-    def __init__(self, adapter):
+    def __init__(self, adapter, retries=DEFAULT_RETRIES):
         self._adapter = adapter
         self._base_url = None
+        self.retries = retries
 
     @classmethod
     def from_session(cls, session, **adapter_kwargs):
@@ -222,6 +264,22 @@ class ImageClient:
             self._base_url = endpoint
         return self._base_url
 
+    def allow_concurrency(self, threads):
+        """Let ``threads`` threads share the session's connections.
+
+        requests keeps 10 connections per host by default; more threads
+        would open and throw away a connection per request. The pools are
+        resized in place so the session's TLS settings stay as they are.
+        """
+        requests_session = getattr(self._adapter.session, 'session', None)
+        adapters = getattr(requests_session, 'adapters', {})
+        for http_adapter in set(adapters.values()):
+            size = getattr(http_adapter, '_pool_maxsize', threads)
+            if size < threads:
+                http_adapter.init_poolmanager(
+                    http_adapter._pool_connections, threads,
+                    block=http_adapter._pool_block)
+
     def _url(self, *segments):
         # Every segment is one percent-encoded path segment: '/', '?', '#'
         # and '..' cannot reach another path.
@@ -232,7 +290,11 @@ class ImageClient:
     def _request(self, method, url, **kwargs):
         # redirect=False: a delete must never be sent on to another place.
         response = self._adapter.request(
-            url, method, raise_exc=True, redirect=False, **kwargs)
+            url, method, raise_exc=True, redirect=False,
+            logger=HTTP_LOG, connect_retries=self.retries,
+            status_code_retries=self.retries,
+            retriable_status_codes=RETRIABLE_STATUS_CODES,
+            **kwargs)
         if not 200 <= response.status_code < 300:
             raise UnexpectedResponse(response)
         return response

@@ -12,6 +12,8 @@
 
 """``openstack image delete`` with IMS's ``delete_backup``."""
 
+import argparse
+import contextlib
 import logging
 
 from keystoneauth1 import exceptions as ks_exceptions
@@ -25,19 +27,61 @@ LOG = logging.getLogger(__name__)
 _FLAGS = '--delete-backup/--no-delete-backup'
 
 
+MAX_WORKERS = 64
+
+
 class _Result:
     """What happened to one image argument, reported in argument order."""
 
     def __init__(self, image):
         self.image = image
+        self.found = None
+        self.same_as = None
         self.deleted = False
         self.error = None
         self.warning = None
         self.detail = None
 
 
+def _count(low, high):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                'expected a whole number from %d to %d, got %r'
+                % (low, high, text))
+        return value
+    return parse
+
+
+@contextlib.contextmanager
+def _recorded(result):
+    """Record an image's failure in its result; never stop the others."""
+    try:
+        yield
+    except (client.ImsError, ks_exceptions.ClientException) as e:
+        result.error = e
+    except Exception as e:
+        # Still try the other images; --debug shows the traceback.
+        LOG.debug('Deleting %r failed', result.image, exc_info=True)
+        result.error = client.ImsError(str(e) or type(e).__name__)
+
+
+def _map(function, items, workers):
+    """``map`` on up to ``workers`` threads; results in ``items`` order."""
+    if workers <= 1 or len(items) <= 1:
+        return [function(item) for item in items]
+    from concurrent import futures
+
+    with futures.ThreadPoolExecutor(min(workers, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
 class DeleteImage(osc_image.DeleteImage):
-    """Delete image(s), optionally with their IMS full-ECS backups"""
+    _description = 'Delete image(s), optionally with their IMS backups'
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -58,6 +102,25 @@ class DeleteImage(osc_image.DeleteImage):
                  'request body is sent, as plain Glance expects.',
         )
         parser.set_defaults(delete_backup=None)
+        parser.add_argument(
+            '--workers',
+            metavar='<count>',
+            type=_count(1, MAX_WORKERS),
+            default=1,
+            help='Look up and delete up to <count> images at once '
+                 '(1-%d, default 1: one after the other). Images are '
+                 'still reported in the order given.' % MAX_WORKERS,
+        )
+        parser.add_argument(
+            '--retries',
+            metavar='<count>',
+            type=_count(0, 10),
+            default=client.DEFAULT_RETRIES,
+            help='Retry each request up to <count> times, with growing '
+                 'delays, after a connection failure, a timeout or a '
+                 '429/502/503/504 answer (0-10, default %d).'
+                 % client.DEFAULT_RETRIES,
+        )
         return parser
 
     def take_action(self, parsed_args):
@@ -74,55 +137,74 @@ class DeleteImage(osc_image.DeleteImage):
                     '--os-image-api-version %s.' % (_FLAGS, version))
 
         ims = self.app.client_manager.ims
-        results = [
-            self._delete_one(ims, image, delete_backup, parsed_args.store)
-            for image in parsed_args.images
-        ]
-        failed = self._report(results)
+        ims.retries = parsed_args.retries
+        try:
+            LOG.debug('Image API at %s', ims.base_url)
+        except ks_exceptions.ClientException as e:
+            # No image endpoint: one line, not one per image.
+            raise exceptions.CommandError(
+                'Cannot reach the image service: %s' % client.printable(
+                    str(e)))
+        workers = parsed_args.workers
+        if workers > 1:
+            ims.allow_concurrency(workers)
+
+        # Look every image up first, so that an argument naming the same
+        # image as an earlier one is deleted once, not reported as missing.
+        results = [_Result(image) for image in parsed_args.images]
+        first = {}
+        for r in results:
+            r.same_as = first.setdefault(r.image, r)
+        lookups = [r for r in results if r.same_as is r]
+        _map(lambda r: self._find(ims, r), lookups, workers)
+
+        by_id = {}
+        for r in lookups:
+            if r.found is not None:
+                r.same_as = by_id.setdefault(r.found['id'], r)
+        deletes = [r for r in lookups if r.found is not None and
+                   r.same_as is r]
+        _map(lambda r: self._delete(ims, r, delete_backup, parsed_args.store),
+             deletes, workers)
+
+        failed, total = self._report(results, delete_backup)
         if failed:
             raise exceptions.CommandError(
                 'Failed to delete %(result)s of %(total)s images.'
-                % {'result': failed, 'total': len(results)})
+                % {'result': failed, 'total': total})
 
-    def _delete_one(self, ims, image, delete_backup, store):
-        result = _Result(image)
-        try:
-            self._delete(ims, image, delete_backup, store, result)
-        except (client.ImsError, ks_exceptions.ClientException) as e:
-            result.error = self._describe(e, delete_backup)
-        except Exception as e:
-            # Still try the other images; --debug shows the traceback.
-            LOG.debug('Deleting %r failed', image, exc_info=True)
-            result.error = client.printable(str(e) or type(e).__name__)
-        return result
+    def _find(self, ims, result):
+        with _recorded(result):
+            if not result.image.strip():
+                raise client.ImsError('an image name or ID cannot be empty')
+            result.found = ims.find_image(result.image)
 
-    def _delete(self, ims, image, delete_backup, store, result):
-        if not image.strip():
-            raise client.ImageNotFound(image)
-        if delete_backup is None and client.is_image_id(image):
-            # Nothing to learn from the image document: one request when
-            # the argument is an ID, and a name lookup only if it is not.
+    def _delete(self, ims, result, delete_backup, store):
+        with _recorded(result):
+            image = result.found
+            backup = client.backup_of(image)
+            if delete_backup and not backup:
+                result.warning = ('image %s is not a full-ECS image with a '
+                                  'backup: there is no backup to delete' %
+                                  image['id'])
+            result.detail = image['id']
             try:
-                ims.delete_image(image, store=store)
-                result.deleted = True
-                result.detail = image
-                return
+                ims.delete_image(image['id'], delete_backup=delete_backup,
+                                 store=store)
             except ks_exceptions.NotFound:
-                pass
-        found = ims.find_image(image)
-        backup = client.backup_of(found)
-        if delete_backup and not backup:
-            result.warning = ('image %s is not a full-ECS image with a '
-                              'backup: there is no backup to delete' %
-                              found['id'])
-        ims.delete_image(found['id'], delete_backup=delete_backup,
-                         store=store)
-        result.deleted = True
-        result.detail = found['id']
-        if backup:
-            result.detail += (' and its backup %s' % backup
-                              if delete_backup else
-                              ' (backup %s kept)' % backup)
+                if store is not None:
+                    raise  # not in that store: nothing was deleted
+                # It existed a moment ago: an earlier attempt of this
+                # request (retried after a lost answer), or someone else,
+                # deleted it. Either way it is gone, as asked.
+                result.detail += (' (it was already gone when the delete '
+                                  'arrived)')
+            else:
+                if backup:
+                    result.detail += (' and its backup %s' % backup
+                                      if delete_backup else
+                                      ' (backup %s kept)' % backup)
+            result.deleted = True
 
     @staticmethod
     def _describe(error, delete_backup):
@@ -135,11 +217,23 @@ class DeleteImage(osc_image.DeleteImage):
             return client.explain(error)
         return client.printable(str(error))
 
-    @staticmethod
-    def _report(results):
-        failed = 0
+    @classmethod
+    def _report(cls, results, delete_backup):
+        failed = total = 0
         for r in results:
             shown = client.printable(r.image)
+            if r.same_as is not r:
+                if r.image == r.same_as.image:
+                    LOG.warning("Image '%(image)s' was given more than "
+                                "once: handled once", {'image': shown})
+                else:
+                    LOG.warning(
+                        "Image '%(image)s' is the same image as "
+                        "'%(first)s': handled once",
+                        {'image': shown,
+                         'first': client.printable(r.same_as.image)})
+                continue
+            total += 1
             if r.warning:
                 LOG.warning("Image '%(image)s': %(warning)s",
                             {'image': shown, 'warning': r.warning})
@@ -149,5 +243,6 @@ class DeleteImage(osc_image.DeleteImage):
             else:
                 failed += 1
                 LOG.error("Failed to delete image '%(image)s': %(error)s",
-                          {'image': shown, 'error': r.error})
-        return failed
+                          {'image': shown,
+                           'error': cls._describe(r.error, delete_backup)})
+        return failed, total

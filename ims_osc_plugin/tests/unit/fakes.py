@@ -1,0 +1,124 @@
+#   Licensed under the Apache License, Version 2.0 (the "License"); you may
+#   not use this file except in compliance with the License. You may obtain
+#   a copy of the License at
+#
+#        http://www.apache.org/licenses/LICENSE-2.0
+#
+#   Unless required by applicable law or agreed to in writing, software
+#   distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#   WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#   License for the specific language governing permissions and limitations
+#   under the License.
+
+"""A requests-mock'd cloud: Keystone v3 token, catalog and an image API."""
+
+import json
+import urllib.parse
+import uuid
+
+from keystoneauth1 import fixture as ks_fixture
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+import requests_mock
+
+AUTH_URL = 'https://iam.example.test/v3'
+IMAGE_URL = 'https://ims.region-1.example.test'
+IMAGE_URL_V2 = IMAGE_URL + '/v2'
+INTERNAL_IMAGE_URL = 'https://ims-internal.region-1.example.test/v2'
+OTHER_REGION_IMAGE_URL = 'https://ims.region-2.example.test'
+TOKEN = 'gAAAAAsecret-token-%s' % uuid.uuid4().hex
+
+
+def image(name='image', whole=False, backup=None, **extra):
+    body = {'id': str(uuid.uuid4()), 'name': name, 'status': 'active',
+            'visibility': 'private', 'protected': False}
+    if whole:
+        body['__whole_image'] = 'true'
+        body['__backup_id'] = backup or str(uuid.uuid4())
+    body.update(extra)
+    return body
+
+
+def token_fixture():
+    token = ks_fixture.V3Token()
+    service = token.add_service('image', name='ims')
+    service.add_endpoint('public', IMAGE_URL, region='region-1')
+    service.add_endpoint('internal', INTERNAL_IMAGE_URL, region='region-1')
+    service.add_endpoint('public', OTHER_REGION_IMAGE_URL,
+                         region='region-2')
+    token.set_project_scope()
+    return token
+
+
+def register_identity(mocker):
+    mocker.get(AUTH_URL, json=ks_fixture.V3Discovery(AUTH_URL))
+    mocker.post(AUTH_URL + '/auth/tokens', json=token_fixture(),
+                headers={'X-Subject-Token': TOKEN})
+
+
+def register_image_discovery(mocker, base=IMAGE_URL):
+    versions = {'versions': [{
+        'id': 'v2.9', 'status': 'CURRENT',
+        'links': [{'rel': 'self', 'href': base + '/v2/'}],
+    }]}
+    mocker.get(base, json=versions, status_code=300)
+    mocker.get(base + '/', json=versions, status_code=300)
+
+
+def token_session(endpoint=IMAGE_URL_V2):
+    """A real keystoneauth Session whose auth plugin serves ``endpoint``."""
+    return ks_session.Session(auth=token_endpoint.Token(endpoint, TOKEN))
+
+
+class Cloud:
+    """Images behind requests-mock, keyed by ID, answering like IMS."""
+
+    def __init__(self, mocker, base=IMAGE_URL_V2):
+        self.mocker = mocker
+        self.base = base
+        self.images = {}
+        self.deleted = []
+        self.faults = {}
+        mocker.register_uri(
+            'GET', base + '/images', json=self._list)
+        for method in ('GET', 'DELETE'):
+            mocker.register_uri(
+                method, requests_mock.ANY, additional_matcher=self._is_image,
+                text=self._image)
+
+    def add(self, *images):
+        for i in images:
+            self.images[i['id']] = i
+        return images[0] if len(images) == 1 else images
+
+    def _is_image(self, request):
+        return request.url.startswith(self.base + '/images/')
+
+    def _list(self, request, context):
+        # request.qs is lower-cased by requests-mock: parse the URL.
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)
+        names = query.get('name', [])
+        found = [i for i in self.images.values()
+                 if not names or i['name'] == names[0]]
+        limit = int(query.get('limit', ['25'])[0])
+        return {'images': found[:limit]}
+
+    def _image(self, request, context):
+        image_id = request.path.rsplit('/', 1)[-1]
+        fault = self.faults.get(image_id)
+        if fault:
+            context.status_code, text = fault.pop(0)
+            if not fault:
+                del self.faults[image_id]
+            return text
+        if image_id not in self.images:
+            context.status_code = 404
+            context.headers['Content-Type'] = 'application/json'
+            return '{"message": "No image found", "code": "404 Not Found"}'
+        if request.method == 'GET':
+            context.headers['Content-Type'] = 'application/json'
+            return json.dumps(self.images[image_id])
+        context.status_code = 204
+        self.deleted.append(image_id)
+        del self.images[image_id]
+        return ''

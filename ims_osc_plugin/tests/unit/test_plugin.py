@@ -1,0 +1,174 @@
+#   Licensed under the Apache License, Version 2.0 (the "License"); you may
+#   not use this file except in compliance with the License. You may obtain
+#   a copy of the License at
+#
+#        http://www.apache.org/licenses/LICENSE-2.0
+#
+#   Unless required by applicable law or agreed to in writing, software
+#   distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+#   WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied. See the
+#   License for the specific language governing permissions and limitations
+#   under the License.
+
+"""The plugin module, its entry points, and the whole OSC shell."""
+
+import argparse
+import importlib.metadata
+import io
+import os
+import subprocess
+import sys
+from unittest import mock
+
+import fixtures
+from openstackclient import shell
+from requests_mock.contrib import fixture as rm_fixture
+import testtools
+
+from ims_osc_plugin import client
+from ims_osc_plugin import plugin
+from ims_osc_plugin.tests.unit import fakes
+from ims_osc_plugin.v2 import image
+
+CORE_API_NAMES = {'compute', 'identity', 'image', 'network', 'object_store',
+                  'volume', 'common'}
+
+
+class TestPluginModule(testtools.TestCase):
+
+    def test_api_name_is_not_core(self):
+        self.assertEqual('ims', plugin.API_NAME)
+        self.assertNotIn(plugin.API_NAME, CORE_API_NAMES)
+        self.assertIn(plugin.DEFAULT_API_VERSION, plugin.API_VERSIONS)
+
+    def test_option_parser(self):
+        self.useFixture(fixtures.EnvironmentVariable('OS_IMS_API_VERSION'))
+        parser = plugin.build_option_parser(argparse.ArgumentParser())
+        self.assertEqual('2', parser.parse_args([]).os_ims_api_version)
+        self.assertEqual('2', parser.parse_args(
+            ['--os-ims-api-version', '2']).os_ims_api_version)
+
+    def test_option_from_environment(self):
+        self.useFixture(fixtures.EnvironmentVariable('OS_IMS_API_VERSION',
+                                                     '2.1'))
+        parser = plugin.build_option_parser(argparse.ArgumentParser())
+        self.assertEqual('2.1', parser.parse_args([]).os_ims_api_version)
+
+    def test_make_client_uses_osc_image_proxy(self):
+        instance = mock.Mock()
+        ims = plugin.make_client(instance)
+        self.assertIsInstance(ims, client.ImageClient)
+        self.assertIs(instance.sdk_connection.image, ims._adapter)
+
+    def test_import_is_cheap(self):
+        # OSC imports the plugin and command modules on every run: they
+        # must not pull in anything OSC does not already load.
+        code = (
+            'import sys; import openstackclient.shell, '
+            'openstackclient.image.v2.image; before = set(sys.modules); '
+            'import ims_osc_plugin.plugin, ims_osc_plugin.v2.image; '
+            'print(sorted(set(sys.modules) - before))')
+        out = subprocess.run([sys.executable, '-c', code], check=True,
+                             capture_output=True, text=True).stdout
+        new = [m for m in eval(out) if not m.startswith('ims_osc_plugin')]
+        self.assertEqual([], new)
+
+
+class TestEntryPoints(testtools.TestCase):
+
+    def entry_point(self, group, name):
+        [ep] = [e for e in importlib.metadata.entry_points(group=group)
+                if e.name == name]
+        return ep
+
+    def test_registered(self):
+        self.assertIs(plugin, self.entry_point(
+            'openstack.cli.extension', 'ims').load())
+        self.assertIs(image.DeleteImage, self.entry_point(
+            'openstack.ims.v2', 'image_delete').load())
+
+    def test_not_in_core_group(self):
+        eps = importlib.metadata.entry_points(group='openstack.image.v2')
+        self.assertFalse([e for e in eps if e.value.startswith(
+            'ims_osc_plugin')])
+
+    def test_wins_over_core_image_delete(self):
+        stdout = self.useFixture(fixtures.MonkeyPatch(
+            'sys.stdout', io.StringIO())).new_value
+        app = shell.OpenStackShell()
+        self.assertEqual(0, app.run(['image', 'delete', '--help']))
+        self.assertIn('provided by the ims-osc-plugin plugin',
+                      stdout.getvalue())
+        for words in (['image', 'delete', 'x'], ['image', 'del', 'x']):
+            factory, name, args = app.command_manager.find_command(words)
+            self.assertIs(image.DeleteImage, factory, words)
+            self.assertEqual(['x'], args)
+
+
+class TestShell(testtools.TestCase):
+    """The real OSC shell, in process, against a requests-mock cloud."""
+
+    def setUp(self):
+        super().setUp()
+        self.requests = self.useFixture(rm_fixture.Fixture())
+        fakes.register_identity(self.requests)
+        fakes.register_image_discovery(self.requests)
+        self.cloud = fakes.Cloud(self.requests)
+        for name in list(os.environ):
+            if name.startswith('OS_'):
+                self.useFixture(fixtures.EnvironmentVariable(name))
+        self.stdout = self.useFixture(fixtures.MonkeyPatch(
+            'sys.stdout', io.StringIO())).new_value
+        self.stderr = self.useFixture(fixtures.MonkeyPatch(
+            'sys.stderr', io.StringIO())).new_value
+
+    def openstack(self, *args):
+        argv = ['--os-auth-url', fakes.AUTH_URL, '--os-username', 'u',
+                '--os-password', 'p', '--os-project-name', 'p',
+                '--os-user-domain-name', 'Default',
+                '--os-project-domain-name', 'Default',
+                '--os-region-name', 'region-1'] + list(args)
+        return shell.OpenStackShell().run(argv)
+
+    def test_delete_backup(self):
+        img = self.cloud.add(fakes.image('ecs', whole=True, backup='bk'))
+        self.assertEqual(0, self.openstack('image', 'delete',
+                                           '--delete-backup', 'ecs'))
+        self.assertEqual([img['id']], self.cloud.deleted)
+        request = self.requests.last_request
+        self.assertEqual('DELETE', request.method)
+        self.assertEqual(fakes.IMAGE_URL + '/v2/images/' + img['id'],
+                         request.url)
+        self.assertEqual({'delete_backup': True}, request.json())
+        self.assertEqual('', self.stdout.getvalue())
+        self.assertEqual('', self.stderr.getvalue())
+
+    def test_failure_output(self):
+        self.cloud.add(fakes.image('a'))
+        self.assertEqual(1, self.openstack('image', 'del', 'a', 'missing'))
+        self.assertEqual(
+            "Failed to delete image 'missing': no image with this name or "
+            "ID\nFailed to delete 1 of 2 images.\n",
+            self.stderr.getvalue())
+
+    def test_verbose_success_line(self):
+        img = self.cloud.add(fakes.image('ecs', whole=True, backup='bk'))
+        self.assertEqual(0, self.openstack('-v', 'image', 'delete',
+                                           '--no-delete-backup', 'ecs'))
+        self.assertIn("Deleted image 'ecs': %s (backup bk kept)\n"
+                      % img['id'], self.stderr.getvalue())
+
+    def test_debug_never_shows_token(self):
+        self.cloud.add(fakes.image('x'))
+        self.assertEqual(0, self.openstack('--debug', 'image', 'delete',
+                                           '--delete-backup', 'x'))
+        err = self.stderr.getvalue()
+        self.assertIn('DELETE', err)
+        self.assertNotIn(fakes.TOKEN, err)
+
+    def test_help_shows_flags(self):
+        self.assertEqual(0, self.openstack('image', 'delete', '--help'))
+        out = self.stdout.getvalue()
+        for flag in ('--delete-backup', '--no-delete-backup', '--store',
+                     '--workers', '--retries'):
+            self.assertIn(flag, out)
