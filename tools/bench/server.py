@@ -223,7 +223,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 time.sleep(state.delay)
             if fail:
                 with state.lock:
-                    state.counts['503-sent'] += 1
+                    state.counts[kind + ':503'] += 1
                 self._send(
                     503,
                     {'code': 503, 'title': 'Service Unavailable',
