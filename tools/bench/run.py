@@ -393,14 +393,17 @@ def import_cost(plugin, env, repeats=7):
     importlib.import_module, which bypasses the interpreter's import timer.
     """
     code = (
-        'import time\n'
-        'import openstackclient.shell\n'
-        'import openstackclient.common.clientmanager\n'
-        'import openstackclient.image.v2.image\n'
-        't = time.perf_counter()\n'
+        'import logging, time\n'
+        'import osc_lib.utils\n'
+        't0 = time.perf_counter()\n'
         'import ims_osc_plugin.plugin\n'
+        't1 = time.perf_counter()\n'
+        'import keystoneauth1.exceptions\n'
+        'import openstackclient.image.v2.image\n'
+        't2 = time.perf_counter()\n'
         'import ims_osc_plugin.v2.image\n'
-        'print(1000 * (time.perf_counter() - t))\n')
+        't3 = time.perf_counter()\n'
+        'print(1000 * (t1 - t0 + t3 - t2))\n')
     times = [float(subprocess.check_output(
         [str(plugin / 'bin' / 'python'), '-c', code], env=env,
         cwd=env['HOME'], text=True)) for _ in range(repeats)]
@@ -485,6 +488,11 @@ def main(argv=None):
                             case.answered_per_image(args.images)))
                 if case.other():
                     say('       (%g other requests per run)' % case.other())
+                lines = max(len(r.stderr.splitlines()) for r in case.runs)
+                if lines:
+                    say('      (stderr: up to %d lines, such as: %s)' % (
+                        lines, case.runs[-1].stderr.strip().splitlines()[
+                            0][:60] if case.runs[-1].stderr.strip() else ''))
                 if case.pool_full():
                     say('       (urllib3 "%s" warnings: %d)' % (
                         POOL_FULL, case.pool_full()))
