@@ -105,12 +105,13 @@ class Cloud:
 
     def _image(self, request, context):
         image_id = request.path.rsplit('/', 1)[-1]
-        fault = self.faults.get(image_id)
-        if fault:
-            context.status_code, text = fault.pop(0)
-            if not fault:
-                del self.faults[image_id]
-            return text
+        # faults[id] hits any request on the image, faults['DELETE', id]
+        # only its DELETEs: a list of (status, body), one per request.
+        for key in ((request.method, image_id), image_id):
+            fault = self.faults.get(key)
+            if fault:
+                context.status_code, text = fault.pop(0)
+                return text
         if image_id not in self.images:
             context.status_code = 404
             context.headers['Content-Type'] = 'application/json'

@@ -342,6 +342,21 @@ class TestDeleteImage(base.TestCommand):
         self.assertEqual(["Failed to delete image 'a': boom"], self.lines())
         self.assertEqual([b['id']], [d[0] for d in self.deletes()])
 
+    def test_thousand_images_with_transient_503s(self):
+        images = self.cloud.add(*[fakes.image('bulk%04d' % i)
+                                  for i in range(1000)])
+        flaky = images[::20]  # 5% answer 503 once, then delete
+        for img in flaky:
+            self.cloud.faults['DELETE', img['id']] = [(503, '')]
+        self.assertIsNone(self.run_cmd([i['id'] for i in images]))
+        self.assertEqual({}, self.cloud.images)
+        self.assertEqual(sorted(i['id'] for i in images),
+                         sorted(self.cloud.deleted))  # each exactly once
+        self.assertEqual(1000 + len(flaky), len(self.deletes()))
+        self.assertEqual([], self.lines() + self.lines('WARNING'))
+        self.assertEqual(1000, len([line for line in self.lines('INFO')
+                                    if line.startswith('Deleted image')]))
+
 
 class TestDeleteImageWorkers(TestDeleteImage):
     """Everything above, and ordering, with many workers."""
