@@ -101,13 +101,18 @@ def parse_args(argv):
     parser.add_argument('--skip-startup', action='store_true')
     parser.add_argument('--skip-bulk', action='store_true')
     parser.add_argument('--fail-rate', type=float, default=0.0,
-                        help='Share of image requests answered 503 in the '
-                             'plugin\'s runs (core has no retries).')
+                        help='Share of image requests refused (503, or '
+                             '--fail-status) in the plugin\'s runs (core '
+                             'has no retries).')
+    parser.add_argument('--fail-status', type=int, default=503,
+                        choices=(429, 502, 503, 504),
+                        help='The status of refused requests.')
     parser.add_argument('--retries', type=int, default=None,
                         help='The plugin\'s --retries (default: 3 when '
                              '--fail-rate is set, else not given).')
     parser.add_argument('--retry-after', type=int, default=0,
-                        help='Retry-After seconds sent with each 503.')
+                        help='Retry-After seconds sent with each refusal '
+                             '(-1: no Retry-After header).')
     parser.add_argument('--cache-dir', type=pathlib.Path,
                         default=REPO / '.tox' / 'bench-venvs',
                         help='Where the two venvs are made and kept.')
@@ -297,11 +302,11 @@ class Case:
         return self._kinds(bench_server.IMAGE_KINDS) / count
 
     def refused(self):
-        """Requests per run that the server answered with a 503."""
-        return self._kinds(k + ':503' for k in bench_server.IMAGE_KINDS)
+        """Requests per run that the server refused (--fail-rate)."""
+        return self._kinds(k + ':refused' for k in bench_server.IMAGE_KINDS)
 
     def answered_per_image(self, count):
-        """Requests per image, the ones refused with 503 apart."""
+        """Requests per image, the ones refused apart."""
         return self.per_image(count) - self.refused() / count
 
     def cpu(self):
@@ -464,15 +469,19 @@ def main(argv=None):
         say('NOTE: this plugin has no --workers option: it runs '
             'sequentially.')
     if args.fail_rate:
-        say('NOTE: %.0f%% of the plugin\'s image requests get a 503 '
-            '(Retry-After: %d); core runs get none.' % (
-                100 * args.fail_rate, args.retry_after))
+        say('NOTE: %.0f%% of the plugin\'s image requests get a %d (%s); '
+            'core runs get none.' % (
+                100 * args.fail_rate, args.fail_status,
+                'no Retry-After' if args.retry_after < 0 else
+                'Retry-After: %d' % args.retry_after))
     say()
 
     checks = []
     failed_runs = []
     srv = bench_server.start(delay=args.delay / 1000.0,
-                             retry_after=args.retry_after,
+                             fail_status=args.fail_status,
+                             retry_after=(None if args.retry_after < 0
+                                          else args.retry_after),
                              connect_delay=args.connect_delay / 1000.0)
     try:
         if not args.skip_bulk:
@@ -497,7 +506,7 @@ def main(argv=None):
                     failed_runs.append('%s by %s: %s' % (
                         case.label, case.by, case.describe_failure()))
                 if case.refused():
-                    say('      (%.1f requests per run answered 503, so %.2f '
+                    say('      (%.1f requests per run refused, so %.2f '
                         'requests per image answered)' % (
                             case.refused(),
                             case.answered_per_image(args.images)))
@@ -522,7 +531,7 @@ def main(argv=None):
                     ratio >= BULK_RATIO_MIN))
             for by in ('id', 'name'):
                 c, p = cases['core', by], cases['plugin', by]
-                # Requests refused with a 503 (--fail-rate) and retried
+                # Requests refused (--fail-rate) and retried
                 # are not the client's choice: they are not counted.
                 cr = c.answered_per_image(args.images)
                 pr = p.answered_per_image(args.images)

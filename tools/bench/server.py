@@ -25,7 +25,8 @@ One threaded HTTP server plays two services:
 Every request but the control ones sleeps ``delay`` seconds in its own
 thread (one thread per connection, so other connections are not blocked),
 which stands for the round trip of a WAN link. A share ``fail_rate`` of the
-image API requests gets a transient ``503`` with ``Retry-After``. Requests
+image API requests gets a transient ``503`` (or ``fail_status``, such as
+429), with ``Retry-After`` unless ``retry_after`` is ``None``. Requests
 are counted by kind, and connections by how many were opened.
 
 Control API (not delayed, not counted): ``GET /_bench/stats`` and
@@ -39,6 +40,7 @@ Run alone::
 
 import argparse
 import collections
+import http
 import http.server
 import json
 import random
@@ -103,12 +105,13 @@ class State:
     """The images and counters, shared by the handler threads."""
 
     def __init__(self, delay=0.0, fail_rate=0.0, retry_after=0,
-                 connect_delay=0.0):
+                 connect_delay=0.0, fail_status=503):
         self.lock = threading.Lock()
         self.delay = delay
         self.connect_delay = connect_delay
         self.retry_after = retry_after
         self.fail_rate = fail_rate
+        self.fail_status = fail_status
         self.rng = random.Random(0)
         self.images = {}
         self.counts = collections.Counter()
@@ -223,12 +226,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 time.sleep(state.delay)
             if fail:
                 with state.lock:
-                    state.counts[kind + ':503'] += 1
+                    state.counts[kind + ':refused'] += 1
+                status = state.fail_status
+                headers = {}
+                if state.retry_after is not None:
+                    headers['Retry-After'] = str(state.retry_after)
                 self._send(
-                    503,
-                    {'code': 503, 'title': 'Service Unavailable',
+                    status,
+                    {'code': status,
+                     'title': http.HTTPStatus(status).phrase,
                      'message': 'The server is busy; try again later.'},
-                    {'Retry-After': str(state.retry_after)})
+                    headers)
                 return
             route(path, query, body)
         finally:
@@ -399,10 +407,10 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def start(delay=0.0, images=0, fail_rate=0.0, retry_after=0,
-          connect_delay=0.0, port=0):
+          connect_delay=0.0, fail_status=503, port=0):
     """Start a server in a daemon thread; stop it with ``shutdown()``."""
     state = State(delay=delay, fail_rate=fail_rate, retry_after=retry_after,
-                  connect_delay=connect_delay)
+                  connect_delay=connect_delay, fail_status=fail_status)
     state.reset(images=images)
     server = Server(state, port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -419,11 +427,15 @@ def main(argv=None):
     parser.add_argument('--connect-delay', type=float, default=0.0,
                         help='Milliseconds each new connection waits.')
     parser.add_argument('--fail-rate', type=float, default=0.0,
-                        help='Share of image requests answered 503.')
-    parser.add_argument('--retry-after', type=int, default=0)
+                        help='Share of image requests refused.')
+    parser.add_argument('--fail-status', type=int, default=503)
+    parser.add_argument('--retry-after', type=int, default=0,
+                        help='Retry-After seconds (-1: no header).')
     args = parser.parse_args(argv)
     server = start(delay=args.delay / 1000.0, images=args.images,
-                   fail_rate=args.fail_rate, retry_after=args.retry_after,
+                   fail_rate=args.fail_rate, fail_status=args.fail_status,
+                   retry_after=(None if args.retry_after < 0
+                                else args.retry_after),
                    connect_delay=args.connect_delay / 1000.0,
                    port=args.port)
     print('auth URL %s/identity/v3 (any user and password)' % server.url,
