@@ -234,7 +234,7 @@ class DeleteImage(osc_image.DeleteImage):
                          'first': client.printable(r.same_as.image)})
                 continue
             total += 1
-            if r.warning:
+            if r.deleted and r.warning:
                 LOG.warning("Image '%(image)s': %(warning)s",
                             {'image': shown, 'warning': r.warning})
             if r.deleted:

@@ -156,6 +156,14 @@ class TestDeleteImage(base.TestCommand):
              "backup: there is no backup to delete" % img['id']],
             self.lines('WARNING'))
 
+    def test_no_backup_warning_only_when_deleted(self):
+        img = self.fail_delete('protected', (403, '{"message": "m"}'))
+        self.assertFails(['--delete-backup', 'protected'],
+                         'Failed to delete 1 of 1 images.')
+        self.assertIn(img['id'], self.cloud.images)
+        self.assertEqual([], self.lines('WARNING'))
+        self.assertEqual(1, len(self.lines()))
+
     def test_partial_failure_tries_every_image(self):
         a, b = self.cloud.add(fakes.image('a'), fakes.image('b'))
         self.assertFails(['a', 'missing', 'b'],
