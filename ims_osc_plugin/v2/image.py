@@ -138,6 +138,10 @@ class DeleteImage(osc_image.DeleteImage):
 
         ims = self.app.client_manager.ims
         ims.retries = parsed_args.retries
+        workers = parsed_args.workers
+        if workers > 1:
+            # Before the first request, so no connection is thrown away.
+            ims.allow_concurrency(workers)
         try:
             LOG.debug('Image API at %s', ims.base_url)
         except ks_exceptions.ClientException as e:
@@ -145,9 +149,6 @@ class DeleteImage(osc_image.DeleteImage):
             raise exceptions.CommandError(
                 'Cannot reach the image service: %s' % client.printable(
                     str(e)))
-        workers = parsed_args.workers
-        if workers > 1:
-            ims.allow_concurrency(workers)
 
         # Look every image up first, so that an argument naming the same
         # image as an earlier one is deleted once, not reported as missing.

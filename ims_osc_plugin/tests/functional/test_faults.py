@@ -142,3 +142,35 @@ class TestFaults(base.FunctionalTestCase):
         while not self.deletes(since, image):
             self.assertLess(time.monotonic(), deadline, 'server hung')
             time.sleep(0.5)
+
+
+class TestWorkers(base.FunctionalTestCase):
+    """--workers: same lines and summary, in argument order."""
+
+    def test_order_summary_partial_failure_and_retries(self):
+        images = [self.create_image() for _ in range(8)]
+        # images[1] fails for good, images[5] twice then works, and one
+        # argument names nothing.
+        self.state.set_fault(images[1], 'status', status=403)
+        self.state.set_fault(images[5], 'status', status=503, count=2)
+        missing = self.unique_name()
+        args = images[:4] + [missing] + images[4:]
+        since = self.state.last_seq()
+
+        result = self.openstack('-v', 'image', 'delete', '--workers', '4',
+                                *args)
+
+        lines = self.assertFailedLines(result, 2, 9)
+        self.assertTrue(lines[0].startswith(
+            "Failed to delete image '%s': 403" % images[1]), lines[0])
+        self.assertEqual("Failed to delete image '%s': no image with this "
+                         "name or ID" % missing, lines[1])
+        deleted = [line.split("'")[1] for line in result.stderr.splitlines()
+                   if line.startswith('Deleted image')]
+        expected = [i for i in images if i != images[1]]
+        self.assertEqual(expected, deleted)  # argument order
+        for image in expected:
+            self.assertGone(image)
+        self.assertExists(images[1])
+        self.assertEqual([503, 503, 204], [
+            e['status'] for e in self.deletes(since, images[5])])

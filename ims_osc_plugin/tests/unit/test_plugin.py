@@ -15,6 +15,7 @@
 import argparse
 import importlib.metadata
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -117,6 +118,10 @@ class TestShell(testtools.TestCase):
         for name in list(os.environ):
             if name.startswith('OS_'):
                 self.useFixture(fixtures.EnvironmentVariable(name))
+        # Each OSC run configures the root logger: undo it after the test.
+        root = logging.getLogger()
+        self.addCleanup(setattr, root, 'handlers', root.handlers[:])
+        self.addCleanup(root.setLevel, root.level)
         self.stdout = self.useFixture(fixtures.MonkeyPatch(
             'sys.stdout', io.StringIO())).new_value
         self.stderr = self.useFixture(fixtures.MonkeyPatch(

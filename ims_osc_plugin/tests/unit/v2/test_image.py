@@ -168,7 +168,8 @@ class TestDeleteImage(base.TestCommand):
         a, b = self.cloud.add(fakes.image('a'), fakes.image('b'))
         self.assertFails(['a', 'missing', 'b'],
                          'Failed to delete 1 of 3 images.')
-        self.assertEqual([a['id'], b['id']], [d[0] for d in self.deletes()])
+        self.assertEqual(sorted([a['id'], b['id']]),
+                         sorted(d[0] for d in self.deletes()))
         self.assertEqual(
             ["Failed to delete image 'missing': no image with this name "
              "or ID"], self.lines())
