@@ -68,22 +68,26 @@ _BODY_REJECTED = 'a body is not expected'
 _MAX_SHOWN = 200
 
 
-class _RetriesAtInfo(logging.Filter):
-    """Show keystoneauth's "Retrying in ..." notices at -v, not always.
+HTTP_LOG = logging.getLogger(__name__ + '.http')
 
-    A retry is not a failure: the failure, if it persists, is reported
-    once per image by the command.
+
+class _RequestLog(logging.LoggerAdapter):
+    """keystoneauth's logger for one request; it notes the retries.
+
+    keystoneauth logs each retry as a warning ("... Retrying in ...").
+    A retry is not a failure (one that persists is reported once per image
+    by the command), so it is shown at -v; and a DELETE that was sent
+    more than once may find its image already deleted by an earlier try.
     """
 
-    def filter(self, record):
-        if record.levelno == logging.WARNING and 'Retrying in' in str(
-                record.msg):
-            record.levelno, record.levelname = logging.INFO, 'INFO'
-        return True
+    retried = False
 
-
-HTTP_LOG = logging.getLogger(__name__ + '.http')
-HTTP_LOG.addFilter(_RetriesAtInfo())
+    def warning(self, msg, *args, **kwargs):
+        if 'Retrying in' in str(msg):
+            self.retried = True
+            self.info(msg, *args, **kwargs)
+        else:
+            super().warning(msg, *args, **kwargs)
 
 
 class ImsError(Exception):
@@ -288,13 +292,18 @@ class ImageClient:
             [urllib.parse.quote(s, safe='') for s in segments])
 
     def _request(self, method, url, **kwargs):
-        # redirect=False: a delete must never be sent on to another place.
-        response = self._adapter.request(
-            url, method, raise_exc=True, redirect=False,
-            logger=HTTP_LOG, connect_retries=self.retries,
-            status_code_retries=self.retries,
-            retriable_status_codes=RETRIABLE_STATUS_CODES,
-            **kwargs)
+        log = _RequestLog(HTTP_LOG, {})
+        try:
+            # redirect=False: a delete is never sent on to another place.
+            response = self._adapter.request(
+                url, method, raise_exc=True, redirect=False, logger=log,
+                connect_retries=self.retries,
+                status_code_retries=self.retries,
+                retriable_status_codes=RETRIABLE_STATUS_CODES,
+                **kwargs)
+        except ks_exceptions.HttpError as e:
+            e.retried = log.retried
+            raise
         if not 200 <= response.status_code < 300:
             raise UnexpectedResponse(response)
         return response
@@ -338,11 +347,18 @@ class ImageClient:
                 return self.get_image(name_or_id)
             except ks_exceptions.NotFound:
                 pass
-        images = self.find_images(name_or_id)
+        return self.find_image_by_name(name_or_id)
+
+    def find_image_by_name(self, name):
+        """The one image named exactly ``name``.
+
+        Raises :class:`ImageNotFound` or :class:`AmbiguousImage`.
+        """
+        images = self.find_images(name)
         if not images:
-            raise ImageNotFound(name_or_id)
+            raise ImageNotFound(name)
         if len(images) > 1:
-            raise AmbiguousImage(name_or_id)
+            raise AmbiguousImage(name)
         return images[0]
 
     def delete_image(self, image_id, delete_backup=None, store=None):

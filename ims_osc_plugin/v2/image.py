@@ -152,19 +152,22 @@ class DeleteImage(osc_image.DeleteImage):
 
         # Look every image up first, so that an argument naming the same
         # image as an earlier one is deleted once, not reported as missing.
+        # An ID needs no lookup when there is no body to decide on: its
+        # DELETE tells whether it exists (one request instead of two).
         results = [_Result(image) for image in parsed_args.images]
         first = {}
         for r in results:
             r.same_as = first.setdefault(r.image, r)
-        lookups = [r for r in results if r.same_as is r]
-        _map(lambda r: self._find(ims, r), lookups, workers)
+        unique = [r for r in results if r.same_as is r]
+        skip_lookup = delete_backup is None and parsed_args.store is None
+        _map(lambda r: self._find(ims, r, skip_lookup), unique, workers)
 
         by_id = {}
-        for r in lookups:
-            if r.found is not None:
-                r.same_as = by_id.setdefault(r.found['id'], r)
-        deletes = [r for r in lookups if r.found is not None and
-                   r.same_as is r]
+        for r in unique:
+            if r.error is None:
+                image_id = r.found['id'] if r.found else r.image
+                r.same_as = by_id.setdefault(image_id.lower(), r)
+        deletes = [r for r in unique if r.error is None and r.same_as is r]
         _map(lambda r: self._delete(ims, r, delete_backup, parsed_args.store),
              deletes, workers)
 
@@ -174,38 +177,63 @@ class DeleteImage(osc_image.DeleteImage):
                 'Failed to delete %(result)s of %(total)s images.'
                 % {'result': failed, 'total': total})
 
-    def _find(self, ims, result):
+    def _find(self, ims, result, skip_lookup):
         with _recorded(result):
             if not result.image.strip():
                 raise client.ImsError('an image name or ID cannot be empty')
-            result.found = ims.find_image(result.image)
+            if not (skip_lookup and client.is_image_id(result.image)):
+                result.found = ims.find_image(result.image)
 
     def _delete(self, ims, result, delete_backup, store):
         with _recorded(result):
-            image = result.found
-            backup = client.backup_of(image)
-            if delete_backup and not backup:
-                result.warning = ('image %s is not a full-ECS image with a '
-                                  'backup: there is no backup to delete' %
-                                  image['id'])
-            result.detail = image['id']
-            try:
-                ims.delete_image(image['id'], delete_backup=delete_backup,
-                                 store=store)
-            except ks_exceptions.NotFound:
-                if store is not None:
-                    raise  # not in that store: nothing was deleted
-                # It existed a moment ago: an earlier attempt of this
-                # request (retried after a lost answer), or someone else,
-                # deleted it. Either way it is gone, as asked.
-                result.detail += (' (it was already gone when the delete '
-                                  'arrived)')
-            else:
-                if backup:
-                    result.detail += (' and its backup %s' % backup
-                                      if delete_backup else
-                                      ' (backup %s kept)' % backup)
-            result.deleted = True
+            if result.found is None:
+                if self._delete_by_id(ims, result):
+                    return
+                # No image has this ID: perhaps one has it as its name.
+                result.found = ims.find_image_by_name(result.image)
+            self._delete_found(ims, result, delete_backup, store)
+
+    @staticmethod
+    def _delete_by_id(ims, result):
+        """Delete an ID-shaped argument unlooked-up; False if no such ID."""
+        result.detail = result.image
+        try:
+            ims.delete_image(result.image)
+        except ks_exceptions.NotFound as e:
+            if not getattr(e, 'retried', False):
+                return False
+            # An earlier try of this DELETE deleted it; its answer was lost.
+            result.detail += (' (it was already gone when the delete was '
+                              'retried)')
+        result.deleted = True
+        return True
+
+    @staticmethod
+    def _delete_found(ims, result, delete_backup, store):
+        image = result.found
+        backup = client.backup_of(image)
+        if delete_backup and not backup:
+            result.warning = ('image %s is not a full-ECS image with a '
+                              'backup: there is no backup to delete' %
+                              image['id'])
+        result.detail = image['id']
+        try:
+            ims.delete_image(image['id'], delete_backup=delete_backup,
+                             store=store)
+        except ks_exceptions.NotFound:
+            if store is not None:
+                raise  # not in that store: nothing was deleted
+            # It existed a moment ago: an earlier attempt of this
+            # request (retried after a lost answer), or someone else,
+            # deleted it. Either way it is gone, as asked.
+            result.detail += (' (it was already gone when the delete '
+                              'arrived)')
+        else:
+            if backup:
+                result.detail += (' and its backup %s' % backup
+                                  if delete_backup else
+                                  ' (backup %s kept)' % backup)
+        result.deleted = True
 
     @staticmethod
     def _describe(error, delete_backup):

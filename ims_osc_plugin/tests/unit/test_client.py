@@ -12,6 +12,7 @@
 
 """The HTTP layer on real keystoneauth Sessions, with requests-mock."""
 
+import logging
 from unittest import mock
 import uuid
 
@@ -109,7 +110,7 @@ class TestEndpoint(TestBase):
         client.ImageClient(adapter).delete_image(IMAGE_ID)
         adapter.request.assert_called_once_with(
             fakes.IMAGE_URL + '/v2/images/' + IMAGE_ID, 'DELETE',
-            raise_exc=True, redirect=False, logger=client.HTTP_LOG,
+            raise_exc=True, redirect=False, logger=mock.ANY,
             connect_retries=3,
             status_code_retries=3,
             retriable_status_codes=client.RETRIABLE_STATUS_CODES)
@@ -212,9 +213,27 @@ class TestDelete(TestBase):
 
     def test_no_retry_on_client_errors(self):
         self.requests.delete(self.url, status_code=404)
-        self.assertRaises(ks_exceptions.NotFound,
-                          self.ims.delete_image, IMAGE_ID)
+        e = self.assertRaises(ks_exceptions.NotFound,
+                              self.ims.delete_image, IMAGE_ID)
         self.assertEqual(1, self.requests.call_count)
+        self.assertFalse(e.retried)
+
+    def test_error_after_retry_says_so(self):
+        self.requests.delete(self.url, [{'status_code': 503},
+                                        {'status_code': 404}])
+        e = self.assertRaises(ks_exceptions.NotFound,
+                              self.ims.delete_image, IMAGE_ID)
+        self.assertTrue(e.retried)
+
+    def test_retry_notices_at_info(self):
+        logger = self.useFixture(fixtures.FakeLogger(
+            name=client.HTTP_LOG.name, level=logging.INFO,
+            format='%(levelname)s %(message)s'))
+        self.requests.delete(self.url, [{'status_code': 503},
+                                        {'status_code': 204}])
+        self.ims.delete_image(IMAGE_ID)
+        self.assertTrue(logger.output.startswith(
+            'INFO Retriable status code 503. Retrying in'), logger.output)
 
     def test_connection_failure_retried(self):
         self.requests.delete(self.url, [

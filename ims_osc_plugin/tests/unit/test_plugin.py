@@ -35,6 +35,13 @@ CORE_API_NAMES = {'compute', 'identity', 'image', 'network', 'object_store',
                   'volume', 'common'}
 
 
+def undo_osc_logging(test):
+    """Each OSC run configures the root logger: undo it after ``test``."""
+    root = logging.getLogger()
+    test.addCleanup(setattr, root, 'handlers', root.handlers[:])
+    test.addCleanup(root.setLevel, root.level)
+
+
 class TestPluginModule(testtools.TestCase):
 
     def test_api_name_is_not_core(self):
@@ -94,6 +101,7 @@ class TestEntryPoints(testtools.TestCase):
             'ims_osc_plugin')])
 
     def test_wins_over_core_image_delete(self):
+        undo_osc_logging(self)
         stdout = self.useFixture(fixtures.MonkeyPatch(
             'sys.stdout', io.StringIO())).new_value
         app = shell.OpenStackShell()
@@ -118,10 +126,7 @@ class TestShell(testtools.TestCase):
         for name in list(os.environ):
             if name.startswith('OS_'):
                 self.useFixture(fixtures.EnvironmentVariable(name))
-        # Each OSC run configures the root logger: undo it after the test.
-        root = logging.getLogger()
-        self.addCleanup(setattr, root, 'handlers', root.handlers[:])
-        self.addCleanup(root.setLevel, root.level)
+        undo_osc_logging(self)
         self.stdout = self.useFixture(fixtures.MonkeyPatch(
             'sys.stdout', io.StringIO())).new_value
         self.stderr = self.useFixture(fixtures.MonkeyPatch(

@@ -143,8 +143,51 @@ class TestDeleteImage(base.TestCommand):
         self.run_cmd([images[0]['id'], 'n1', images[2]['id'], 'n3'])
         self.assertEqual(sorted(i['id'] for i in images),
                          sorted(d[0] for d in self.deletes()))
-        # One lookup and one delete per image, whether by name or ID.
-        self.assertEqual(8, self.requests.call_count)
+        # A DELETE per ID; a lookup and a DELETE per name.
+        self.assertEqual(6, self.requests.call_count)
+
+    def test_by_id_without_flag_one_request(self):
+        img = self.cloud.add(fakes.image('x', whole=True, backup='bk'))
+        self.assertIsNone(self.run_cmd([img['id']]))
+        self.assertEqual(1, self.requests.call_count)
+        self.assertEqual([(img['id'], None)], self.deletes())
+        self.assertEqual(["Deleted image '%s': %s" % (img['id'], img['id'])],
+                         self.lines('INFO'))
+
+    def test_id_shaped_name(self):
+        name = '00000000-0000-4000-8000-000000000001'
+        img = self.cloud.add(fakes.image(name))
+        self.assertIsNone(self.run_cmd([name]))
+        # DELETE by ID (404), lookup by name, DELETE the image found.
+        self.assertEqual([name, img['id']], [d[0] for d in self.deletes()])
+        self.assertEqual(3, self.requests.call_count)
+        self.assertEqual({}, self.cloud.images)
+
+    def test_missing_id_without_flag(self):
+        missing = '00000000-0000-4000-8000-000000000002'
+        self.assertFails([missing], 'Failed to delete 1 of 1 images.')
+        self.assertEqual(["Failed to delete image '%s': no image with this "
+                          "name or ID" % missing], self.lines())
+        self.assertEqual(2, self.requests.call_count)
+
+    def test_retried_delete_finding_image_gone_counts(self):
+        # The first DELETE's answer was lost (503 stands in for it); the
+        # retry finds the image already deleted.
+        img = self.cloud.add(fakes.image('x'))
+        self.cloud.faults['DELETE', img['id']] = [
+            (503, ''), (404, '{"message": "No image found"}')]
+        self.assertIsNone(self.run_cmd([img['id']]))
+        self.assertEqual(
+            ["Deleted image '%s': %s (it was already gone when the delete "
+             "was retried)" % (img['id'], img['id'])],
+            [line for line in self.lines('INFO')
+             if line.startswith('Deleted')])
+        self.assertEqual(2, self.requests.call_count)
+
+    def test_same_id_different_case_deleted_once(self):
+        img = self.cloud.add(fakes.image('x'))
+        self.assertIsNone(self.run_cmd([img['id'], img['id'].upper()]))
+        self.assertEqual([img['id']], [d[0] for d in self.deletes()])
 
     def test_no_backup_warning(self):
         img = self.cloud.add(fakes.image('plain'))
@@ -221,7 +264,8 @@ class TestDeleteImage(base.TestCommand):
     def test_lookup_errors(self):
         img = self.cloud.add(fakes.image('x'))
         self.cloud.faults[img['id']] = [(401, '{"message": "m"}')]
-        self.assertFails([img['id']], 'Failed to delete 1 of 1 images.')
+        self.assertFails(['--delete-backup', img['id']],
+                         'Failed to delete 1 of 1 images.')
         self.assertEqual(["Failed to delete image '%s': 401 Unauthorized, "
                           "authentication failed: m" % img['id']],
                          self.lines())
