@@ -222,6 +222,17 @@ def backup_of(image):
     return image.get('__backup_id') or None
 
 
+def _segment(text):
+    """``text`` as one percent-encoded path segment.
+
+    '/', '?' and '#' are encoded. requests resolves '.' and '..' even
+    encoded ("stores/%2E%2E/x" is sent as "x"), so those are refused.
+    """
+    if text.strip('.') == '':
+        raise ImsError('%r cannot be part of a URL path' % text)
+    return urllib.parse.quote(text, safe='')
+
+
 class ImageClient:
     """The IMS native image calls, on a keystoneauth Adapter.
 
@@ -285,11 +296,7 @@ class ImageClient:
                     block=http_adapter._pool_block)
 
     def _url(self, *segments):
-        # Every segment is one percent-encoded path segment: '/', '?', '#'
-        # and '..' cannot reach another path.
-        return '/'.join(
-            [self.base_url] +
-            [urllib.parse.quote(s, safe='') for s in segments])
+        return '/'.join([self.base_url] + [_segment(s) for s in segments])
 
     def _request(self, method, url, **kwargs):
         log = _RequestLog(HTTP_LOG, {})

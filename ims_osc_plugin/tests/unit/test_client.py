@@ -159,6 +159,12 @@ class TestDelete(TestBase):
         self.assertEqual(url, self.requests.last_request.url)
         self.assertIsNone(self.requests.last_request.body)
 
+    def test_dot_segments_refused(self):
+        for store in ('..', '.', ''):
+            self.assertRaises(client.ImsError, self.ims.delete_image,
+                              IMAGE_ID, store=store)
+        self.assertFalse(self.requests.called)
+
     def test_store_and_backup_refused(self):
         self.assertRaises(ValueError, self.ims.delete_image, IMAGE_ID,
                           delete_backup=True, store='s')
