@@ -25,6 +25,7 @@ import collections
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -85,17 +86,15 @@ class FunctionalTestCase(testtools.TestCase):
 
     # -- the CLI ----------------------------------------------------------
 
-    def openstack(self, *args, cloud='demo', timeout=CLI_TIMEOUT, env=None):
-        """Run ``openstack --os-cloud <cloud> <args>``; return a Result.
-
-        The environment is made from scratch: ``env`` adds to it.
-        """
+    def cli_argv(self, *args, cloud='demo'):
         argv = [_openstack_executable()]
         if cloud:
             argv += ['--os-cloud', cloud]
-        argv += list(args)
-        extra_env = env or {}
-        env = {
+        return argv + list(args)
+
+    def cli_env(self, env=None):
+        """The CLI's environment, made from scratch: ``env`` adds to it."""
+        full = {
             'PATH': os.environ.get('PATH', '/usr/bin:/bin'),
             'HOME': self.home,
             'LANG': 'C.UTF-8',
@@ -103,22 +102,62 @@ class FunctionalTestCase(testtools.TestCase):
             # openstacksdk's own deprecation warnings are not ours.
             'PYTHONWARNINGS': 'ignore',
         }
-        env.update(extra_env)
+        full.update(env or {})
+        return full
+
+    def openstack(self, *args, cloud='demo', timeout=CLI_TIMEOUT, env=None):
+        """Run ``openstack --os-cloud <cloud> <args>``; return a Result.
+
+        The environment is made from scratch: ``env`` adds to it.
+        """
+        argv = self.cli_argv(*args, cloud=cloud)
         started = time.monotonic()
         proc = subprocess.run(
-            argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-            timeout=timeout)
+            argv, env=self.cli_env(env), stdin=subprocess.DEVNULL,
+            capture_output=True, timeout=timeout)
         result = Result(
             proc.returncode, proc.stdout.decode('utf-8', 'replace'),
             proc.stderr.decode('utf-8', 'replace'),
             time.monotonic() - started, argv)
+        self.add_cli_detail(result)
+        return result
+
+    def add_cli_detail(self, result):
         self.addDetail('cli-%d' % len(self.getDetails()), _text(
-            '$ %s\nexit %d after %.1f s\n--- stdout\n%s--- stderr\n%s' % (
+            '$ %s\nexit %s after %.1f s\n--- stdout\n%s--- stderr\n%s' % (
                 ' '.join(repr(a) if ' ' in a or not a else a
-                         for a in argv[1:])[:2000],
+                         for a in result.argv[1:])[:2000],
                 result.rc, result.elapsed, result.stdout[-5000:],
                 result.stderr[-20000:])))
-        return result
+
+    def start_openstack(self, *args, cloud='demo', env=None, **popen):
+        """Start ``openstack`` without waiting: a Popen, killed at cleanup.
+
+        SIGINT and SIGTERM are reset to their defaults in the child: a
+        runner started in the background by a shell without job control
+        ignores SIGINT, and the child would inherit that.
+        """
+        popen.setdefault('stdin', subprocess.DEVNULL)
+        popen.setdefault('stdout', subprocess.PIPE)
+        popen.setdefault('stderr', subprocess.PIPE)
+        proc = subprocess.Popen(
+            self.cli_argv(*args, cloud=cloud), env=self.cli_env(env),
+            preexec_fn=_default_signals, **popen)
+        self.addCleanup(_reap, proc)
+        return proc
+
+    def clouds_env(self, **settings):
+        """An env whose clouds.yaml has the ``demo`` cloud plus ``settings``.
+
+        Written under this test's HOME; pass it as ``env=``.
+        """
+        with open(self.stack['clouds_yaml']) as f:
+            clouds = json.load(f)
+        clouds['clouds']['demo'].update(settings)
+        path = os.path.join(self.home, 'clouds-%s.yaml' % uuid.uuid4().hex)
+        with open(path, 'w') as f:
+            json.dump(clouds, f, indent=2)
+        return {'OS_CLIENT_CONFIG_FILE': path}
 
     def delete(self, *args, cloud='demo', **kwargs):
         return self.openstack('image', 'delete', *args, cloud=cloud,
@@ -227,9 +266,37 @@ class FunctionalTestCase(testtools.TestCase):
         return 'ft-' + uuid.uuid4().hex[:12]
 
     def deletes(self, since, image_id=None):
-        """The DELETE requests that reached the servers since ``since``."""
-        return [e for e in self.state.events(since, method='DELETE')
-                if image_id is None or e['image_id'] == image_id]
+        """The DELETE requests that reached the servers since ``since``.
+
+        In arrival order, on any path (``/v2/stores/...`` too); one still
+        in flight has ``status`` None.
+        """
+        events = self.state.events(since, method='DELETE', everything=True)
+        return [e for e in events
+                if image_id is None or e['image_id'] == image_id or
+                (e['image_id'] is None and image_id in e['path'])]
+
+    def setup_requests(self, since):
+        """The CLI's requests outside ``/v2/images`` since ``since``.
+
+        The version document at the image endpoint's root and the like:
+        what a run sends before its first image request.
+        """
+        return [e for e in self.state.events(since, everything=True)
+                if e['mode'] == 'ims' and
+                not e['path'].startswith('/v2/images')]
+
+    def wait_for(self, what, predicate, timeout=60, interval=0.05):
+        """Poll ``predicate`` until it returns something true; return it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = predicate()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError('timed out after %d s waiting for %s'
+                                     % (timeout, what))
+            time.sleep(interval)
 
     def cli_ports(self, since):
         """The ports the CLI's image requests reached since ``since``.
@@ -259,6 +326,20 @@ class FunctionalTestCase(testtools.TestCase):
                 api.delete('/images/%s' % image_id)
             except ks_exceptions.NotFound:
                 pass
+
+
+def _default_signals():
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _reap(proc):
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(30)
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
 
 
 def stderr_lines(result):

@@ -24,11 +24,42 @@ is a WSGI layer around the unmodified Glance application that:
   full-ECS image (``__whole_image=true`` and ``__backup_id`` properties),
   marks that backup deleted in a small registry (an SQLite file) the tests
   read and fill;
-- answers chosen images' DELETEs with faults: a status (503, 500, ...)
-  for the first K attempts or always, an HTML error page, a dropped
-  connection, or a delay;
-- records every request under ``/v2/images`` (method, path, port, status)
-  so the tests can tell what reached the server;
+- answers chosen images' DELETEs with faults, for the first K attempts or
+  always (see :meth:`State.set_fault`):
+
+  ``status``
+      a JSON error with a chosen status (503, 500, 429, ...), optionally
+      with a ``Retry-After`` header of a chosen value; Glance never sees
+      the request;
+  ``html``
+      the same as an HTML error page (as a proxy in front would send);
+  ``drop``
+      the connection is closed before Glance sees the request: nothing
+      was done;
+  ``lost``
+      Glance really does the delete (and the layer its ``delete_backup``
+      part), then the connection is closed without an answer: the work
+      was done but the client never hears of it, so its retry gets 404;
+  ``vanish``
+      the image is deleted in Glance first (as if by someone else, with
+      no body: its backup stays), then the request goes to Glance, which
+      answers 404: an image that was there at the lookup and is gone
+      when our first DELETE arrives;
+  ``delay``
+      sleep a chosen time, then let Glance answer (outside the write
+      lock, so delayed requests overlap);
+
+- answers the version document at the root of the image endpoint (``GET
+  /`` and ``GET /versions``, what keystoneauth's version discovery
+  fetches) with a chosen status while the ``root_status`` flag is set
+  (:meth:`State.set_flag`), on the IMS ports only, as an API gateway that
+  serves only ``/v2/...`` would;
+- records every request it gets (method, path, port, status, fault): a
+  row is written when the request arrives (``status`` NULL while it is in
+  flight) and completed when it is answered, so the tests can tell what
+  reached the server, in arrival order, and what is still in flight.
+  Requests outside ``/v2/images`` (the version document, set-up requests)
+  are recorded too; :meth:`State.events` returns them only when asked;
 - lets one writing request at a time into Glance: Glance on SQLite fails
   concurrent writes with "database is locked" (a test stand-in's limit,
   not a production one; reads still run in parallel).
@@ -63,7 +94,12 @@ CREATE TABLE IF NOT EXISTS faults (
     kind TEXT NOT NULL,
     status INTEGER NOT NULL DEFAULT 503,
     remaining INTEGER NOT NULL DEFAULT -1,
-    delay REAL NOT NULL DEFAULT 0
+    delay REAL NOT NULL DEFAULT 0,
+    retry_after TEXT
+);
+CREATE TABLE IF NOT EXISTS flags (
+    name TEXT PRIMARY KEY,
+    value TEXT
 );
 CREATE TABLE IF NOT EXISTS events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -77,7 +113,10 @@ CREATE TABLE IF NOT EXISTS events (
     status INTEGER,
     fault TEXT,
     backup TEXT,
-    backup_action TEXT
+    backup_action TEXT,
+    served INTEGER,
+    arrived REAL,
+    answered REAL
 );
 """
 
@@ -124,29 +163,38 @@ class State:
 
     # -- faults -----------------------------------------------------------
 
-    def set_fault(self, image_id, kind, status=503, count=-1, delay=0.0):
+    def set_fault(self, image_id, kind, status=503, count=-1, delay=0.0,
+                  retry_after=None):
         """Answer DELETEs of ``image_id`` with a fault.
 
         :param kind: ``status`` (a JSON error with ``status``), ``html``
-            (an HTML page with ``status``), ``drop`` (close the connection)
-            or ``delay`` (sleep ``delay`` seconds, then let Glance answer).
+            (an HTML page with ``status``), ``drop`` (close the connection
+            before Glance sees the request), ``lost`` (let Glance delete,
+            then close the connection without an answer), ``vanish``
+            (delete the image behind the caller's back, then let Glance
+            answer the request: 404) or ``delay`` (sleep ``delay``
+            seconds, then let Glance answer).
         :param count: for this many attempts, then normal; -1 for always.
+        :param retry_after: with ``status``/``html``, the value of a
+            ``Retry-After`` header (e.g. ``'86400'``); None for none.
         """
-        with self._connect() as db:
-            db.execute(
-                'INSERT OR REPLACE INTO faults '
-                '(image_id, kind, status, remaining, delay) '
-                'VALUES (?, ?, ?, ?, ?)',
-                (image_id, kind, status, count, min(delay, _MAX_DELAY)))
+        self.set_faults([image_id], kind, status=status, count=count,
+                        delay=delay, retry_after=retry_after)
 
-    def set_faults(self, image_ids, kind, status=503, count=-1):
+    def set_faults(self, image_ids, kind, status=503, count=-1, delay=0.0,
+                   retry_after=None):
+        if kind not in _FAULT_KINDS:
+            raise ValueError('unknown fault kind %r' % kind)
+        delay = min(float(delay), _MAX_DELAY)
+        retry_after = None if retry_after is None else str(retry_after)
         with self._connect() as db:
             db.execute('BEGIN')
             db.executemany(
                 'INSERT OR REPLACE INTO faults '
-                '(image_id, kind, status, remaining, delay) '
-                'VALUES (?, ?, ?, ?, 0)',
-                [(i, kind, status, count) for i in image_ids])
+                '(image_id, kind, status, remaining, delay, retry_after) '
+                'VALUES (?, ?, ?, ?, ?, ?)',
+                [(i, kind, status, count, delay, retry_after)
+                 for i in image_ids])
             db.execute('COMMIT')
 
     def clear_faults(self):
@@ -169,26 +217,74 @@ class State:
             finally:
                 db.execute('COMMIT')
 
+    # -- flags ------------------------------------------------------------
+
+    def set_flag(self, name, value):
+        """Set a switch the layer reads on every request; None clears it.
+
+        ``root_status``: the status (e.g. 404) that ``GET /`` and ``GET
+        /versions`` get on the IMS ports instead of the version document.
+        """
+        with self._connect() as db:
+            if value is None:
+                db.execute('DELETE FROM flags WHERE name = ?', (name,))
+            else:
+                db.execute('INSERT OR REPLACE INTO flags (name, value) '
+                           'VALUES (?, ?)', (name, str(value)))
+
+    def flag(self, name):
+        with self._connect() as db:
+            row = db.execute('SELECT value FROM flags WHERE name = ?',
+                             (name,)).fetchone()
+        return row['value'] if row else None
+
     # -- the record -------------------------------------------------------
 
     def record(self, **event):
+        """Write a whole event (arrived and answered); return its seq."""
+        event.setdefault('arrived', time.time())
+        event.setdefault('answered', time.time())
+        return self.arrive(**event)
+
+    def arrive(self, **event):
+        """Write the event of a request that arrived; return its seq."""
+        event.setdefault('arrived', time.time())
         keys = sorted(event)
         with self._connect() as db:
-            db.execute('INSERT INTO events (%s) VALUES (%s)' % (
+            cur = db.execute('INSERT INTO events (%s) VALUES (%s)' % (
                 ', '.join(keys), ', '.join('?' * len(keys))),
                 [event[k] for k in keys])
+            return cur.lastrowid
+
+    def answer(self, seq, **fields):
+        """Complete an arrived event with what it was answered."""
+        fields.setdefault('answered', time.time())
+        keys = sorted(fields)
+        with self._connect() as db:
+            db.execute('UPDATE events SET %s WHERE seq = ?' % ', '.join(
+                '%s = ?' % k for k in keys),
+                [fields[k] for k in keys] + [seq])
 
     def last_seq(self):
         with self._connect() as db:
             row = db.execute('SELECT MAX(seq) AS s FROM events').fetchone()
         return row['s'] or 0
 
-    def events(self, since=0, method=None):
+    def events(self, since=0, method=None, everything=False):
+        """Recorded requests after ``since``, in arrival order.
+
+        Only those under ``/v2/images`` unless ``everything``. A request
+        still in flight has ``status`` None; ``status`` 0 means the
+        connection was closed without an answer (``served`` then holds
+        what Glance answered, if it was asked).
+        """
         query = 'SELECT * FROM events WHERE seq > ?'
         args = [since]
         if method:
             query += ' AND method = ?'
             args.append(method)
+        if not everything:
+            query += " AND path LIKE '/v2/images%'"
         with self._connect() as db:
             rows = db.execute(query + ' ORDER BY seq', args).fetchall()
         return [dict(r) for r in rows]
@@ -205,17 +301,21 @@ class _Closing:
         self.db.close()
 
 
-def _json_error(status, reason, message):
+def _json_error(status, message):
+    """(status line, headers, chunks) of an IMS-style JSON error."""
     body = json.dumps({'error': {'code': 'IMS.%04d' % status,
                                  'message': message}}).encode()
-    return ('%d %s' % (status, reason),
+    return ('%d %s' % (status, _REASONS.get(status, 'Error')),
             [('Content-Type', 'application/json'),
-             ('Content-Length', str(len(body)))], body)
+             ('Content-Length', str(len(body)))], [body])
 
+
+_FAULT_KINDS = ('status', 'html', 'drop', 'lost', 'vanish', 'delay')
+_ROOT_PATHS = ('', '/', '/versions')
 
 _REASONS = {500: 'Internal Server Error', 502: 'Bad Gateway',
             503: 'Service Unavailable', 504: 'Gateway Timeout',
-            429: 'Too Many Requests'}
+            429: 'Too Many Requests', 404: 'Not Found'}
 
 
 class IMSLayer:
@@ -235,61 +335,90 @@ class IMSLayer:
         method = environ.get('REQUEST_METHOD', '')
         port = environ.get('SERVER_PORT', '')
         mode = 'plain' if port in self.plain_ports else 'ims'
-        if not path.startswith('/v2/images'):
-            return self.app(environ, start_response)
         event = {'method': method, 'path': path, 'mode': mode,
                  'query': environ.get('QUERY_STRING', ''),
                  'port': int(port) if port.isdigit() else None}
         match = _DELETE.match(path)
-        if method != 'DELETE' or not match:
-            return self._forward(environ, start_response, event)
-        image_id = match.group(1)
-        event['image_id'] = image_id
+        if method == 'DELETE' and match:
+            event['image_id'] = match.group(1)
+        seq = self.state.arrive(**event)
+        outcome = {}
+        try:
+            status, headers, chunks = self._handle(
+                environ, mode, match if method == 'DELETE' else None,
+                outcome)
+        except _Drop:
+            self._drop(environ)
+            outcome['status'] = 0
+            self.state.answer(seq, **outcome)
+            # Nothing reaches the client; the server logs the failed write.
+            start_response('500 Internal Server Error',
+                           [('Content-Length', '0')])
+            return []
+        except BaseException:
+            outcome['status'] = -1
+            self.state.answer(seq, **outcome)
+            raise
+        outcome['status'] = int(status.split()[0])
+        self.state.answer(seq, **outcome)
+        start_response(status, headers)
+        return chunks
+
+    def _handle(self, environ, mode, match, outcome):
+        """(status, headers, chunks) for one request, or raise _Drop."""
+        if (mode == 'ims' and environ.get('PATH_INFO', '') in _ROOT_PATHS
+                and environ.get('REQUEST_METHOD') in ('GET', 'HEAD')):
+            root_status = self.state.flag('root_status')
+            if root_status:
+                outcome['fault'] = 'root'
+                return _json_error(
+                    int(root_status), 'no version document here '
+                    '(injected fault: only /v2/... is served)')
+        if not match:
+            return self._glance(environ)
+
         body = self._read_body(environ)
-        event['body'] = body.decode('utf-8', 'replace') if body else None
+        outcome['body'] = body.decode('utf-8', 'replace') if body else None
         if mode == 'plain':
             environ['wsgi.input'] = io.BytesIO(body)
-            return self._forward(environ, start_response, event)
+            return self._glance(environ)
 
-        fault = self.state.take_fault(image_id)
+        fault = self.state.take_fault(match.group(1))
+        kind = fault['kind'] if fault else None
         if fault:
-            event['fault'] = fault['kind']
-            answer = self._fault(fault, environ, start_response, event)
-            if answer is not None:
-                return answer
+            outcome['fault'] = kind
+            if kind == 'delay':
+                time.sleep(fault['delay'])
+            elif kind == 'drop':
+                raise _Drop()
+            elif kind == 'vanish':
+                self._vanish(environ)
+            elif kind in ('status', 'html'):
+                return _error_reply(fault)
 
         delete_backup = _delete_backup(body)
         if delete_backup is None:
             # No body, or not IMS's: Glance answers (400 for any body).
             environ['wsgi.input'] = io.BytesIO(body)
-            return self._forward(environ, start_response, event)
-
-        for key in ('CONTENT_LENGTH', 'CONTENT_TYPE',
-                    'HTTP_TRANSFER_ENCODING'):
-            environ.pop(key, None)
-        environ['wsgi.input'] = io.BytesIO(b'')
-        backup = self._backup_of(environ)
-        event['backup'] = backup
-        status, headers, chunks = self._glance(environ)
-        if status.startswith('204') and backup:
-            if delete_backup:
-                self.state.delete_backup(backup)
-                event['backup_action'] = 'deleted'
-            else:
-                event['backup_action'] = 'kept'
-        event['status'] = int(status.split()[0])
-        self.state.record(**event)
-        start_response(status, headers)
-        return chunks
+            answer = self._glance(environ)
+        else:
+            _no_body(environ)
+            backup = self._backup_of(environ)
+            outcome['backup'] = backup
+            answer = self._glance(environ)
+            if answer[0].startswith('204') and backup:
+                if delete_backup:
+                    self.state.delete_backup(backup)
+                    outcome['backup_action'] = 'deleted'
+                else:
+                    outcome['backup_action'] = 'kept'
+        if kind == 'lost':
+            # The work is done; the answer never leaves.
+            outcome['served'] = int(answer[0].split()[0])
+            raise _Drop()
+        return answer
 
     # -- helpers ----------------------------------------------------------
-
-    def _forward(self, environ, start_response, event):
-        status, headers, chunks = self._glance(environ)
-        event['status'] = int(status.split()[0])
-        self.state.record(**event)
-        start_response(status, headers)
-        return chunks
 
     def _glance(self, environ):
         if environ.get('REQUEST_METHOD') in ('GET', 'HEAD'):
@@ -349,39 +478,49 @@ class IMSLayer:
             return None
         return image.get('__backup_id') or None
 
-    def _fault(self, fault, environ, start_response, event):
-        kind = fault['kind']
-        status = fault['status']
-        if kind == 'delay':
-            time.sleep(fault['delay'])
-            return None
-        if kind == 'drop':
-            sock = environ.get('gunicorn.socket')
-            if sock is not None:
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            event['status'] = 0
-            self.state.record(**event)
-            # Nothing reaches the client; the server logs the failed write.
-            start_response('500 Internal Server Error',
-                           [('Content-Length', '0')])
-            return []
-        reason = _REASONS.get(status, 'Error')
-        if kind == 'html':
-            line = '%d %s' % (status, reason)
-            body = HTML_PAGE.format(line=line).encode()
-            headers = [('Content-Type', 'text/html'),
-                       ('Content-Length', str(len(body)))]
-        else:
-            line, headers, body = _json_error(
-                status, reason, 'Injected fault: the image service is '
-                'busy, try again later.')
-        event['status'] = status
-        self.state.record(**event)
-        start_response(line, headers)
-        return [body]
+    def _vanish(self, environ):
+        """Delete the image as the caller, with no body (backup stays)."""
+        gone = dict(environ)
+        _no_body(gone)
+        gone['QUERY_STRING'] = ''
+        self._glance(gone)
+
+    @staticmethod
+    def _drop(environ):
+        sock = environ.get('gunicorn.socket')
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Drop(Exception):
+    """Close the connection without an answer."""
+
+
+def _no_body(environ):
+    for key in ('CONTENT_LENGTH', 'CONTENT_TYPE', 'HTTP_TRANSFER_ENCODING'):
+        environ.pop(key, None)
+    environ['wsgi.input'] = io.BytesIO(b'')
+
+
+def _error_reply(fault):
+    status = fault['status']
+    reason = _REASONS.get(status, 'Error')
+    if fault['kind'] == 'html':
+        line = '%d %s' % (status, reason)
+        body = HTML_PAGE.format(line=line).encode()
+        headers = [('Content-Type', 'text/html'),
+                   ('Content-Length', str(len(body)))]
+    else:
+        line, headers, body = _json_error(
+            status, 'Injected fault: the image service is busy, try again '
+            'later.')
+        body = body[0]
+    if fault.get('retry_after') is not None:
+        headers.append(('Retry-After', fault['retry_after']))
+    return line, headers, [body]
 
 
 def _delete_backup(body):
