@@ -18,6 +18,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from unittest import mock
 
 import fixtures
@@ -673,17 +674,25 @@ class TestStreaming(CommandTestCase):
 class TestInterrupt(CommandTestCase):
     """SIGINT/SIGTERM: no new DELETE, all reported, 128 + signal."""
 
+    # Seconds each DELETE takes: a real one waits on the network, letting
+    # the main thread run the signal handler meanwhile.
+    delete_time = 0
+
     def interrupt_after(self, count, signum):
         """Raise ``signum`` in this process once ``count`` DELETEs are in."""
         real_delete = self.ims.delete_image
         sent = []
+        lock = threading.Lock()
 
         def delete(image_id, **kwargs):
-            sent.append(image_id)
+            with lock:
+                sent.append(image_id)
+                signal_now = len(sent) == count
             try:
+                time.sleep(self.delete_time)
                 return real_delete(image_id, **kwargs)
             finally:
-                if len(sent) == count:
+                if signal_now:
                     os.kill(os.getpid(), signum)
 
         return mock.patch.object(self.ims, 'delete_image', side_effect=delete)
@@ -771,6 +780,7 @@ class TestInterruptWorkers(TestInterrupt):
     """With workers, DELETEs already sent finish; no new one starts."""
 
     workers = 4
+    delete_time = 0.05
 
     def test_sigint(self):
         images = self.cloud.add(*[fakes.image('i%d' % i) for i in range(12)])
@@ -792,8 +802,31 @@ class TestInterruptWorkers(TestInterrupt):
             'not attempted.' % (len(deleted), len(skipped)), summary)
 
     def test_sigterm_during_retry_wait(self):
-        # One image: the same path as without workers.
-        super().test_sigterm_during_retry_wait()
+        self.fail_delete('x', (503, ''), (503, ''))
+        gate = threading.Event()
+
+        def wait(seconds):
+            if not self.ims.cancel.is_set():
+                os.kill(os.getpid(), signal.SIGTERM)
+                self.assertTrue(self.ims.cancel.wait(10))
+                gate.set()
+
+        client.ImageClient._wait.side_effect = wait
+        later = self.cloud.add(fakes.image('y'))
+        real_find = self.ims.find_image
+
+        def find(name):
+            if name == 'y':
+                # y's lookup ends after the signal: its DELETE is not sent.
+                self.assertTrue(gate.wait(10))
+            return real_find(name)
+
+        with mock.patch.object(self.ims, 'find_image', side_effect=find):
+            self.assertEqual(143, self.run_cmd(['x', 'y']))
+        self.assertIn(later['id'], self.cloud.images)
+        self.assertEqual(
+            "Image 'y' was not deleted: interrupted before its delete was "
+            "sent", self.lines()[1])
 
 
 class TestMessagesDocumented(testtools.TestCase):
