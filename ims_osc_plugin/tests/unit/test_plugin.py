@@ -25,6 +25,7 @@ from unittest import mock
 import fixtures
 from openstack.config import loader
 from openstackclient import shell
+from osc_lib import exceptions
 from requests_mock.contrib import fixture as rm_fixture
 import testtools
 
@@ -108,6 +109,15 @@ class TestPluginModule(testtools.TestCase):
                                                      '2.1'))
         parser = plugin.build_option_parser(argparse.ArgumentParser())
         self.assertEqual('2.1', parser.parse_args([]).os_ims_api_version)
+
+    def test_check_api_version(self):
+        for good in ('2', '2.0', '2.1'):
+            self.assertTrue(plugin.check_api_version(good))
+        for bad in ('3', '1', 'x', ''):
+            e = self.assertRaises(exceptions.UnsupportedVersion,
+                                  plugin.check_api_version, bad)
+            self.assertIn('IMS API version %s is not supported' % bad,
+                          str(e))
 
     def test_make_client_uses_osc_image_proxy(self):
         instance = mock.Mock()
@@ -234,3 +244,28 @@ class TestShell(testtools.TestCase):
         for flag in ('--delete-backup', '--no-delete-backup', '--store',
                      '--workers', '--retries'):
             self.assertIn(flag, out)
+        self.assertIn('--dry-run', out)
+
+    def test_unsupported_ims_api_version_stops(self):
+        self.cloud.add(fakes.image('a'))
+        self.assertEqual(1, self.openstack('--os-ims-api-version', '3',
+                                           'image', 'delete', 'a'))
+        self.assertEqual(
+            'IMS API version 3 is not supported: the IMS image API is '
+            'version 2 (--os-ims-api-version, OS_IMS_API_VERSION)\n',
+            self.stderr.getvalue())
+        self.assertEqual([], self.cloud.deleted)
+        self.assertFalse(any(r.method == 'DELETE'
+                             for r in self.requests.request_history))
+
+    def test_dry_run_on_stdout(self):
+        img = self.cloud.add(fakes.image('ecs', whole=True, backup='bk'))
+        self.assertEqual(0, self.openstack('image', 'delete', '--dry-run',
+                                           '--delete-backup', 'ecs'))
+        self.assertEqual(
+            "Would delete image 'ecs' (%s): full-ECS image, its backup bk "
+            "would also be deleted\nDry run: would delete 1 image and 1 "
+            "backup; nothing was deleted.\n" % img['id'],
+            self.stdout.getvalue())
+        self.assertEqual('', self.stderr.getvalue())
+        self.assertEqual([], self.cloud.deleted)
