@@ -12,10 +12,10 @@
 
 """A small client for the IMS native image API (``/v2/images``).
 
-It owns the HTTP calls the plugin makes and nothing else. It runs on any
-keystoneauth :class:`~keystoneauth1.adapter.Adapter`, openstacksdk's image
-proxy included, so OSC's session, TLS settings, timeouts, endpoint choice
-and redacted ``--debug`` logging all apply::
+It owns the HTTP calls the plugin makes and nothing else: no wording for a
+terminal. It runs on any keystoneauth :class:`~keystoneauth1.adapter.Adapter`,
+openstacksdk's image proxy included, so OSC's session, TLS settings,
+timeouts, endpoint choice and redacted ``--debug`` logging all apply::
 
     from keystoneauth1 import loading, session
     from ims_osc_plugin import client
@@ -28,9 +28,12 @@ and redacted ``--debug`` logging all apply::
 or, with an openstacksdk connection, ``ImageClient.from_connection(conn)``.
 """
 
+import email.utils
 import http
 import logging
 import re
+import threading
+import time
 import urllib.parse
 
 from keystoneauth1 import exceptions as ks_exceptions
@@ -41,53 +44,21 @@ _IMAGE_ID = re.compile(
     r'\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z',
     re.IGNORECASE,
 )
-_VERSIONED = re.compile(r'/v2(\.\d+)?\Z')
+_VERSION_SUFFIX = re.compile(r'/v\d+(\.\d+)?\Z')
 
-# What the IMS API reference says each failure status means.
-STATUS_MEANINGS = {
-    400: 'request error',
-    401: 'authentication failed',
-    403: ('no rights to delete it (it is protected, or not your own '
-          'private image)'),
-    404: 'not found',
-    409: 'conflict with the image state',
-    429: 'too many requests',
-    500: 'internal error in the image service',
-    503: 'the image service is unavailable',
-}
-
-# DELETE and GET are idempotent: keystoneauth retries these with backoff
-# (honouring Retry-After), as it does connection failures and timeouts.
+# DELETE and GET are idempotent, so these answers are retried with backoff.
 RETRIABLE_STATUS_CODES = (429, 502, 503, 504)
+# The service itself says it did not act on the request. A 502 or 504 comes
+# from a proxy, behind which the request may have reached the service.
+_NOT_ACTED_ON = (429, 503)
+# Used for a retry count the cloud's configuration does not set.
 DEFAULT_RETRIES = 3
+# The longest wait between two tries, as keystoneauth's own backoff ceiling.
+# A Retry-After beyond it ends the request instead of hanging the command.
+MAX_RETRY_WAIT = 60.0
+_FIRST_DELAY = 0.5
 
-# Plain Glance rejects any DELETE body with this text (its router has
-# body_reject=True), before it looks at the image.
-_BODY_REJECTED = 'a body is not expected'
-
-_MAX_SHOWN = 200
-
-
-HTTP_LOG = logging.getLogger(__name__ + '.http')
-
-
-class _RequestLog(logging.LoggerAdapter):
-    """keystoneauth's logger for one request; it notes the retries.
-
-    keystoneauth logs each retry as a warning ("... Retrying in ...").
-    A retry is not a failure (one that persists is reported once per image
-    by the command), so it is shown at -v; and a DELETE that was sent
-    more than once may find its image already deleted by an earlier try.
-    """
-
-    retried = False
-
-    def warning(self, msg, *args, **kwargs):
-        if 'Retrying in' in str(msg):
-            self.retried = True
-            self.info(msg, *args, **kwargs)
-        else:
-            super().warning(msg, *args, **kwargs)
+LOG = logging.getLogger(__name__)
 
 
 class ImsError(Exception):
@@ -95,16 +66,19 @@ class ImsError(Exception):
 
 
 class ImageNotFound(ImsError):
+    """No image has this ID, or this exact name."""
+
     def __init__(self, image):
         self.image = image
-        super().__init__('no image with this name or ID')
+        super().__init__(image)
 
 
 class AmbiguousImage(ImsError):
+    """More than one image has this name."""
+
     def __init__(self, image):
         self.image = image
-        super().__init__(
-            'more than one image has this name; use the image ID')
+        super().__init__(image)
 
 
 class UnexpectedResponse(ImsError):
@@ -112,13 +86,51 @@ class UnexpectedResponse(ImsError):
 
     def __init__(self, response):
         self.response = response
-        location = response.headers.get('Location')
-        text = 'unexpected reply %s %s' % (
-            response.status_code,
-            _reason(response.status_code, response))
-        if location:
-            text += ' (to %s)' % printable(location)
-        super().__init__(text.strip())
+        super().__init__(response.status_code)
+
+
+class Interrupted(ImsError):
+    """:attr:`ImageClient.cancel` was set before a request was (re)sent.
+
+    ``attempts`` lists the tries already made, oldest first; ``error`` is
+    the error of the last of them, or ``None``.
+    """
+
+    def __init__(self, attempts, error=None):
+        self.attempts = attempts
+        self.error = error
+        super().__init__('interrupted')
+
+
+class RetryAfterTooLong(ImsError):
+    """The service asked to wait longer than :data:`MAX_RETRY_WAIT`.
+
+    ``error`` is the keystoneauth HttpError of that answer, ``wait`` the
+    seconds asked for.
+    """
+
+    def __init__(self, error, wait, attempts):
+        self.error = error
+        self.wait = wait
+        self.attempts = attempts
+        super().__init__(str(error))
+
+
+class Attempt:
+    """One try of a request.
+
+    ``status`` is its answer's status, ``None`` if no answer came;
+    ``may_have_reached`` whether the image service may have acted on it.
+    """
+
+    __slots__ = ('status', 'may_have_reached')
+
+    def __init__(self, status, may_have_reached):
+        self.status = status
+        self.may_have_reached = may_have_reached
+
+    def __repr__(self):
+        return 'Attempt(%r, %r)' % (self.status, self.may_have_reached)
 
 
 def is_image_id(text):
@@ -126,14 +138,62 @@ def is_image_id(text):
     return bool(_IMAGE_ID.match(text))
 
 
-def printable(text, limit=_MAX_SHOWN):
-    """``text`` safe for one terminal line: escaped, trimmed."""
-    shown = ''.join(
-        c if c.isprintable() else c.encode('unicode_escape').decode('ascii')
-        for c in text[:limit + 1])
-    if len(shown) > limit:
-        shown = shown[:limit] + '...'
-    return shown
+def backup_of(image):
+    """The backup a full-ECS image was made from, or ``None``."""
+    if str(image.get('__whole_image', '')).lower() != 'true':
+        return None
+    return image.get('__backup_id') or None
+
+
+def earlier_attempt_may_have_acted(error):
+    """Whether an earlier try of a failed request may have been acted on.
+
+    That is a try before the one that raised ``error`` whose answer was
+    lost, timed out, or came from a proxy (502/504).
+    """
+    attempts = getattr(error, 'attempts', None) or []
+    return any(a.may_have_reached for a in attempts[:-1])
+
+
+def _never_connected(error):
+    """Whether a keystoneauth connection error certainly sent nothing.
+
+    keystoneauth raises ConnectTimeout for connect and read timeouts alike
+    and ConnectFailure for refused and dropped connections, so look at the
+    requests/urllib3 error it was raised from: only a failure to open the
+    connection proves the request was never sent.
+    """
+    # Imported here: needed only after a failure, and kept off start-up.
+    import requests
+    from urllib3 import exceptions as urllib3_exceptions
+
+    if isinstance(error, ks_exceptions.SSLError):
+        return True
+    cause = error.__cause__ or error.__context__
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(cause, requests.exceptions.ConnectionError):
+        reason = cause.args[0] if cause.args else None
+        reason = getattr(reason, 'reason', reason)
+        return isinstance(reason, (urllib3_exceptions.NewConnectionError,
+                                   urllib3_exceptions.ConnectTimeoutError))
+    return False
+
+
+def retry_after(response):
+    """Seconds a ``Retry-After`` header asks for, or ``None``."""
+    value = response.headers.get('Retry-After', '').strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None or when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def server_message(response):
@@ -141,6 +201,7 @@ def server_message(response):
 
     Glance and IMS send ``{"message", "code", "title"}`` or
     ``{"error": {"code", "message"}}``, sometimes an HTML or plain page.
+    The text is the server's: escape it before printing it.
     """
     if response is None:
         return None
@@ -157,10 +218,10 @@ def server_message(response):
             text = error
         if not text:
             text = body.get('message') or body.get('title')
-        if not text and isinstance(body.get('errors'), list) and body[
-                'errors'] and isinstance(body['errors'][0], dict):
-            first = body['errors'][0]
-            text = first.get('detail') or first.get('title')
+        errors = body.get('errors')
+        if not text and isinstance(errors, list) and errors and isinstance(
+                errors[0], dict):
+            text = errors[0].get('detail') or errors[0].get('title')
     elif body is None and response.text:
         # webob pages: "<html>...<h1>403 Forbidden</h1>...</html>" or
         # "403 Forbidden\n\nYou are not authorized ...".
@@ -168,58 +229,18 @@ def server_message(response):
     if not isinstance(text, str):
         return None
     text = ' '.join(text.split())
-    # Pages repeat the status line ("403 Forbidden ..."): it is shown anyway.
+    # Pages repeat the status line ("403 Forbidden ..."): drop it.
     status = response.status_code
-    prefixes = ['%s %s' % (status, response.reason or ''),
-                '%s %s' % (status, _reason(status, None)), str(status)]
-    for prefix in prefixes:
+    try:
+        phrase = http.HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ''
+    for prefix in ('%s %s' % (status, response.reason or ''),
+                   '%s %s' % (status, phrase), str(status)):
         prefix = prefix.strip()
-        while text.startswith(prefix):
+        while prefix and text.startswith(prefix):
             text = text[len(prefix):].lstrip(' :-')
-    text = ' '.join(text.split())
-    return printable(text) or None
-
-
-def _reason(status, response):
-    reason = getattr(response, 'reason', None)
-    if not reason:
-        try:
-            reason = http.HTTPStatus(status).phrase
-        except ValueError:
-            reason = ''
-    return reason
-
-
-def explain(exc):
-    """One line that says what an HTTP error means, with the server's text.
-
-    ``exc`` is a keystoneauth :class:`~keystoneauth1.exceptions.HttpError`.
-    """
-    status = exc.http_status
-    reason = _reason(status, exc.response)
-    line = ('%s %s' % (status, reason)).strip()
-    meaning = STATUS_MEANINGS.get(status)
-    if meaning:
-        line += ', ' + meaning
-    message = server_message(exc.response)
-    if message:
-        line += ': ' + message
-    return line
-
-
-def is_body_rejected(exc):
-    """Whether a plain Glance refused the ``delete_backup`` body."""
-    if getattr(exc, 'http_status', None) != 400:
-        return False
-    message = server_message(exc.response) or ''
-    return _BODY_REJECTED in message.lower()
-
-
-def backup_of(image):
-    """The backup a full-ECS image was made from, or ``None``."""
-    if str(image.get('__whole_image', '')).lower() != 'true':
-        return None
-    return image.get('__backup_id') or None
+    return text or None
 
 
 def _segment(text):
@@ -237,23 +258,31 @@ class ImageClient:
     """The IMS native image calls, on a keystoneauth Adapter.
 
     :param adapter: a :class:`keystoneauth1.adapter.Adapter` for the image
-        service, such as openstacksdk's ``connection.image`` proxy. Its
-        endpoint may be unversioned or end in ``/v2``.
-    :param retries: how many times keystoneauth retries a request after a
-        connection failure, a timeout or a 429/502/503/504 answer.
+        service, such as openstacksdk's ``connection.image`` proxy.
+    :param retries: how many times a request is tried again after a
+        connection failure, a timeout or a 429/502/503/504 answer. ``None``
+        (the default) takes the adapter's ``connect_retries`` and
+        ``status_code_retries`` (a cloud's ``image_connect_retries`` and
+        ``image_status_code_retries``), and :data:`DEFAULT_RETRIES` where
+        those are not set.
+
+    :attr:`cancel` is a :class:`threading.Event`: once set, no request is
+    sent or retried (:class:`Interrupted` is raised instead).
     """
 
-    def __init__(self, adapter, retries=DEFAULT_RETRIES):
+    def __init__(self, adapter, retries=None):
         self._adapter = adapter
         self._base_url = None
         self.retries = retries
+        self.cancel = threading.Event()
 
     @classmethod
     def from_session(cls, session, **adapter_kwargs):
         """Build on a keystoneauth Session; ``adapter_kwargs`` go to Adapter.
 
         ``service_type`` defaults to ``image``; ``region_name``,
-        ``interface`` and ``endpoint_override`` work as in keystoneauth.
+        ``interface``, ``endpoint_override`` and the retry settings work as
+        in keystoneauth.
         """
         from keystoneauth1 import adapter
 
@@ -267,55 +296,128 @@ class ImageClient:
 
     @property
     def base_url(self):
-        """The image API's ``.../v2`` URL, found once from the adapter."""
+        """The image API's ``.../v2`` URL, from the catalog or override.
+
+        No version discovery: the IMS API is v2, so the URL is built from
+        the catalog's (or ``endpoint_override``'s) URL as it stands. That
+        saves the GET of the service's root on every run, and works where
+        the root answers no version document (an API gateway, a bare
+        override). A URL of another version (``.../v1``) is not built on.
+        """
         if self._base_url is None:
-            endpoint = self._adapter.get_endpoint()
+            endpoint = self._adapter.get_endpoint(skip_discovery=True)
             if not endpoint:
                 raise ks_exceptions.EndpointNotFound(
                     'no image endpoint in the service catalog')
-            endpoint = endpoint.rstrip('/')
-            if not _VERSIONED.search(urllib.parse.urlsplit(endpoint).path):
-                endpoint += '/v2'
-            self._base_url = endpoint
+            parts = urllib.parse.urlsplit(endpoint.rstrip('/'))
+            path = _VERSION_SUFFIX.sub('', parts.path) + '/v2'
+            self._base_url = urllib.parse.urlunsplit(
+                parts._replace(path=path))
+            LOG.info('Image API at %s (from %s, without version discovery)',
+                     self._base_url, endpoint)
         return self._base_url
+
+    @property
+    def project_id(self):
+        """The project the session is scoped to, or ``None`` if unknown."""
+        try:
+            return self._adapter.get_project_id()
+        except ks_exceptions.ClientException:
+            return None
 
     def allow_concurrency(self, threads):
         """Let ``threads`` threads share the session's connections.
 
-        requests keeps 10 connections per host by default; more threads
-        would open and throw away a connection per request. The pools are
-        resized in place so the session's TLS settings stay as they are.
+        requests keeps 10 connections per host; more threads would open and
+        throw away a connection per request. A larger keystoneauth adapter
+        is mounted in place of the default one; TLS settings (verify, cert)
+        are passed with each request, so none is lost.
         """
+        from keystoneauth1 import session as ks_session
+        import requests
+
         requests_session = getattr(self._adapter.session, 'session', None)
-        adapters = getattr(requests_session, 'adapters', {})
-        for http_adapter in set(adapters.values()):
-            size = getattr(http_adapter, '_pool_maxsize', threads)
-            if size < threads:
-                http_adapter.init_poolmanager(
-                    http_adapter._pool_connections, threads,
-                    block=http_adapter._pool_block)
+        if requests_session is None:
+            return
+        size = max(threads, requests.adapters.DEFAULT_POOLSIZE)
+        for prefix, old in list(requests_session.adapters.items()):
+            # Only keystoneauth's own adapter: a caller's custom one stays.
+            if type(old) is ks_session.TCPKeepAliveAdapter:
+                requests_session.mount(prefix, ks_session.TCPKeepAliveAdapter(
+                    pool_maxsize=size, max_retries=old.max_retries))
 
     def _url(self, *segments):
         return '/'.join([self.base_url] + [_segment(s) for s in segments])
 
+    def _retries(self, kind):
+        if self.retries is not None:
+            return self.retries
+        configured = getattr(self._adapter, kind + '_retries', None)
+        return DEFAULT_RETRIES if configured is None else int(configured)
+
+    def _delay(self, kind, count):
+        fixed = getattr(self._adapter, kind + '_retry_delay', None)
+        if fixed is not None:
+            return float(fixed)
+        return min(_FIRST_DELAY * 2 ** count, MAX_RETRY_WAIT)
+
     def _request(self, method, url, **kwargs):
-        log = _RequestLog(HTTP_LOG, {})
-        try:
-            # redirect=False: a delete is never sent on to another place.
-            response = self._adapter.request(
-                url, method, raise_exc=True, redirect=False, logger=log,
-                connect_retries=self.retries,
-                status_code_retries=self.retries,
-                retriable_status_codes=RETRIABLE_STATUS_CODES,
-                **kwargs)
-        except ks_exceptions.HttpError as e:
-            e.retried = log.retried
-            raise
-        if not 200 <= response.status_code < 300:
-            raise UnexpectedResponse(response)
+        """Send a request, retrying as configured; raise on failure.
+
+        keystoneauth can retry too, but it does not tell which tries were
+        answered with what, and the command must know that to say whether a
+        404 after a retry means "deleted by an earlier try" or "never
+        there". So the retries are counted here, with keystoneauth's backoff
+        and the cloud's retry settings; every try goes through the adapter.
+        Each raised error carries ``attempts``.
+        """
+        attempts = []
+        tries = {'connect': 0, 'status_code': 0}
+        error = None
+        while True:
+            if self.cancel.is_set():
+                raise Interrupted(attempts, error)
+            try:
+                response = self._adapter.request(
+                    url, method, raise_exc=False, redirect=False,
+                    connect_retries=0, status_code_retries=0, logger=LOG,
+                    **kwargs)
+            except ks_exceptions.ConnectionError as e:
+                attempts.append(Attempt(None, not _never_connected(e)))
+                kind, wait, error = 'connect', None, e
+            else:
+                status = response.status_code
+                if status < 400:
+                    break
+                attempts.append(Attempt(status, status not in _NOT_ACTED_ON))
+                error = ks_exceptions.from_response(response, method, url)
+                if status not in RETRIABLE_STATUS_CODES:
+                    error.attempts = attempts
+                    raise error
+                kind, wait = 'status_code', retry_after(response)
+            if wait is not None and wait > MAX_RETRY_WAIT:
+                raise RetryAfterTooLong(error, wait, attempts)
+            if tries[kind] >= self._retries(kind):
+                error.attempts = attempts
+                raise error
+            delay = max(self._delay(kind, tries[kind]), wait or 0)
+            tries[kind] += 1
+            LOG.info('%s %s: %s; retrying in %.1f s (retry %d of %d)',
+                     method, url, error, delay, tries[kind],
+                     self._retries(kind))
+            self._wait(delay)
+        if not 200 <= status < 300:
+            error = UnexpectedResponse(response)
+            error.attempts = attempts + [Attempt(status, True)]
+            raise error
         return response
 
-    def _json(self, response):
+    def _wait(self, seconds):
+        # Wakes at once when cancelled.
+        self.cancel.wait(seconds)
+
+    @staticmethod
+    def _json(response):
         try:
             body = response.json()
         except ValueError:
@@ -376,7 +478,8 @@ class ImageClient:
             reads to also delete (or keep) a full-ECS image's backup.
         :param store: delete the image from this one store only
             (``DELETE /v2/stores/{store}/{image_id}``); no body.
-        :raises keystoneauth1.exceptions.HttpError: the cloud refused.
+        :raises keystoneauth1.exceptions.HttpError: the cloud refused; its
+            ``attempts`` tell what each try got.
         """
         if not is_image_id(image_id):
             raise ImageNotFound(image_id)

@@ -31,6 +31,24 @@ API_VERSIONS = {
 }
 
 
+def check_api_version(check_version):
+    """Refuse an IMS API version other than 2, before any command runs.
+
+    OSC would otherwise warn and go on without the plugin, so a plain
+    ``image delete`` would silently become core's. Returning True tells OSC
+    the version is checked.
+    """
+    if str(check_version).split('.')[0] != DEFAULT_API_VERSION:
+        from osc_lib import exceptions
+
+        from ims_osc_plugin.v2 import messages
+
+        raise exceptions.UnsupportedVersion(
+            messages.BAD_API_VERSION % {
+                'version': messages.printable(str(check_version))})
+    return True
+
+
 def make_client(instance):
     """Return the IMS image client on OSC's own image proxy.
 

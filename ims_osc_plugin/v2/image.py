@@ -10,37 +10,66 @@
 #   License for the specific language governing permissions and limitations
 #   under the License.
 
-"""``openstack image delete`` with IMS's ``delete_backup``."""
+"""``openstack image delete`` with IMS's ``delete_backup``.
+
+Each image argument goes through resolve -> delete -> report, in its own
+thread with ``--workers``, and is reported in argument order as soon as it
+and every argument before it are done.
+"""
 
 import argparse
 import contextlib
 import logging
+import signal
+import threading
 
 from keystoneauth1 import exceptions as ks_exceptions
 from openstackclient.image.v2 import image as osc_image
 from osc_lib import exceptions
 
 from ims_osc_plugin import client
+from ims_osc_plugin.v2 import messages as msg
 
 LOG = logging.getLogger(__name__)
 
-_FLAGS = '--delete-backup/--no-delete-backup'
-
-
 MAX_WORKERS = 64
+# A progress line is worth drawing from this many images on.
+PROGRESS_MIN_IMAGES = 10
+
+# What became of one image argument.
+DELETED = 'deleted'
+FAILED = 'failed'
+UNKNOWN = 'unknown'              # a try may have deleted it; no answer says
+NOT_ATTEMPTED = 'not attempted'  # interrupted before its DELETE was sent
+DUPLICATE = 'duplicate'          # the same image as an earlier argument
+WOULD_DELETE = 'would delete'    # --dry-run
+WOULD_REFUSE = 'would refuse'    # --dry-run
 
 
-class _Result:
-    """What happened to one image argument, reported in argument order."""
+def judge_failed_delete(error):
+    """The outcome of a DELETE that raised ``error``: the outcome rules.
 
-    def __init__(self, image):
-        self.image = image
-        self.found = None
-        self.same_as = None
-        self.deleted = False
-        self.error = None
-        self.warning = None
-        self.detail = None
+    - A 404 means deleted only if an earlier try of this DELETE may have
+      reached the service (its answer lost, a read timeout, a 502/504 from
+      a proxy). After tries answered 429/503 or never connected, it is a
+      plain "not found".
+    - Any other error after a try that may have reached the service, or a
+      last try whose answer never came, leaves the image's fate unknown.
+    - Interrupted before the first try: not attempted.
+    """
+    attempts = getattr(error, 'attempts', None) or []
+    if isinstance(error, client.Interrupted):
+        if not attempts:
+            return NOT_ATTEMPTED
+        return UNKNOWN if any(a.may_have_reached for a in attempts) else (
+            FAILED)
+    earlier = any(a.may_have_reached for a in attempts[:-1])
+    if isinstance(error, ks_exceptions.NotFound):
+        return DELETED if earlier else FAILED
+    last = attempts[-1] if attempts else None
+    unanswered = last is not None and last.may_have_reached and (
+        last.status in (None, 502, 504))
+    return UNKNOWN if earlier or unanswered else FAILED
 
 
 def _count(low, high):
@@ -57,27 +86,88 @@ def _count(low, high):
     return parse
 
 
+class _Target:
+    """One image argument on its way through resolve, delete and report."""
+
+    def __init__(self, index, arg):
+        self.index = index
+        self.arg = arg
+        self.shown = msg.printable(arg)
+        self.image = None        # the image document, when looked up
+        self.image_id = None
+        self.resolved = threading.Event()
+        self.same_as = None      # an earlier target naming the same image
+        self.outcome = None
+        self.error = None
+        self.detail = None
+
+    @property
+    def backup(self):
+        return client.backup_of(self.image) if self.image else None
+
+    def fail(self, error):
+        """A failed DELETE: the outcome rules decide what it means."""
+        self.error = error
+        self.outcome = judge_failed_delete(error)
+
+    def lookup_failed(self, error):
+        """A failed lookup: nothing was deleted, whatever the answer."""
+        self.error = error
+        self.outcome = (NOT_ATTEMPTED if isinstance(error, client.Interrupted)
+                        else FAILED)
+
+
 @contextlib.contextmanager
-def _recorded(result):
-    """Record an image's failure in its result; never stop the others."""
+def _stop_on_signals(cancel):
+    """Turn the first SIGINT or SIGTERM into ``cancel`` being set.
+
+    Requests already sent finish; nothing new is sent. A second signal acts
+    as it would have without this (SIGINT raises KeyboardInterrupt).
+    """
+    caught = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+    previous = {}
+
+    def handler(signum, frame):
+        caught.append(signum)
+        cancel.set()
+        signal.signal(signum, previous[signum])
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, handler)
     try:
-        yield
-    except (client.ImsError, ks_exceptions.ClientException) as e:
-        result.error = e
-    except Exception as e:
-        # Still try the other images; --debug shows the traceback.
-        LOG.debug('Deleting %r failed', result.image, exc_info=True)
-        result.error = client.ImsError(str(e) or type(e).__name__)
+        yield caught
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
-def _map(function, items, workers):
-    """``map`` on up to ``workers`` threads; results in ``items`` order."""
-    if workers <= 1 or len(items) <= 1:
-        return [function(item) for item in items]
-    from concurrent import futures
+class _Progress:
+    """``done/total`` on one terminal line, erased before each result."""
 
-    with futures.ThreadPoolExecutor(min(workers, len(items))) as pool:
-        return list(pool.map(function, items))
+    def __init__(self, stream, total):
+        isatty = getattr(stream, 'isatty', None)
+        self.stream = stream
+        self.total = total
+        self.on = total >= PROGRESS_MIN_IMAGES and bool(isatty and isatty())
+        self.drawn = False
+
+    def show(self, counts):
+        if self.on:
+            self.stream.write('\r' + msg.PROGRESS % {
+                'done': sum(counts.values()), 'total': self.total,
+                'deleted': counts[DELETED],
+                'failed': counts[FAILED] + counts[UNKNOWN]} + '\x1b[K')
+            self.stream.flush()
+            self.drawn = True
+
+    def clear(self):
+        if self.drawn:
+            self.stream.write('\r\x1b[K')
+            self.stream.flush()
+            self.drawn = False
 
 
 class DeleteImage(osc_image.DeleteImage):
@@ -85,6 +175,13 @@ class DeleteImage(osc_image.DeleteImage):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
+        if not any(a.dest == 'store' for a in parser._actions):
+            # python-openstackclient < 6.3 has no --store; the plugin's own
+            # client can still send the store delete.
+            parser.add_argument(
+                '--store',
+                metavar='<STORE>',
+                help='Store to delete image(s) from.')
         backup = parser.add_mutually_exclusive_group()
         backup.add_argument(
             '--delete-backup',
@@ -103,6 +200,13 @@ class DeleteImage(osc_image.DeleteImage):
         )
         parser.set_defaults(delete_backup=None)
         parser.add_argument(
+            '--dry-run',
+            action='store_true',
+            help='List the images (and backups) that would be deleted, '
+                 'and what the service would refuse, but do not delete '
+                 'them.',
+        )
+        parser.add_argument(
             '--workers',
             metavar='<count>',
             type=_count(1, MAX_WORKERS),
@@ -115,163 +219,284 @@ class DeleteImage(osc_image.DeleteImage):
             '--retries',
             metavar='<count>',
             type=_count(0, 10),
-            default=client.DEFAULT_RETRIES,
+            default=None,
             help='Retry each request up to <count> times, with growing '
                  'delays, after a connection failure, a timeout or a '
-                 '429/502/503/504 answer (0-10, default %d).'
-                 % client.DEFAULT_RETRIES,
+                 '429/502/503/504 answer (0-10). Default: the cloud\'s '
+                 'image_connect_retries and image_status_code_retries, '
+                 'else %d.' % client.DEFAULT_RETRIES,
         )
         return parser
 
     def take_action(self, parsed_args):
-        delete_backup = parsed_args.delete_backup
-        if delete_backup is not None:
-            if parsed_args.store:
-                raise exceptions.CommandError(
-                    '--store cannot be combined with %s: IMS deletes '
-                    'backups only when the whole image is deleted.' % _FLAGS)
-            version = self.app.client_manager._api_version.get('image')
-            if version and str(version).split('.')[0] == '1':
-                raise exceptions.CommandError(
-                    '%s needs the image API v2; it cannot be used with '
-                    '--os-image-api-version %s.' % (_FLAGS, version))
-
+        self._check_options(parsed_args)
         ims = self.app.client_manager.ims
-        ims.retries = parsed_args.retries
-        workers = parsed_args.workers
-        if workers > 1:
+        # A new one per run: OSC's interactive shell reuses the client.
+        ims.cancel = threading.Event()
+        if parsed_args.retries is not None:
+            ims.retries = parsed_args.retries
+        if parsed_args.workers > 1:
             # Before the first request, so no connection is thrown away.
-            ims.allow_concurrency(workers)
+            ims.allow_concurrency(parsed_args.workers)
         try:
-            LOG.debug('Image API at %s', ims.base_url)
+            ims.base_url
         except ks_exceptions.ClientException as e:
             # No image endpoint: one line, not one per image.
+            raise exceptions.CommandError(msg.NO_ENDPOINT % {
+                'error': msg.printable(str(e))})
+
+        self._ims = ims
+        self._args = parsed_args
+        self._project_id = ims.project_id if parsed_args.dry_run else None
+        firsts = {}
+        entries = [firsts.setdefault(arg, _Target(i, arg))
+                   for i, arg in enumerate(parsed_args.images)]
+        targets = self._targets = list(firsts.values())
+        progress = _Progress(self.app.stderr, len(targets))
+        counts = dict.fromkeys(
+            (DELETED, FAILED, UNKNOWN, NOT_ATTEMPTED, DUPLICATE,
+             WOULD_DELETE, WOULD_REFUSE), 0)
+        with _stop_on_signals(ims.cancel) as caught, \
+                self._runner(targets, parsed_args.workers) as finish:
+            try:
+                for position, target in enumerate(entries):
+                    if target.index != position:
+                        LOG.warning(msg.GIVEN_TWICE % {
+                            'image': target.shown})
+                        continue
+                    finish(target)
+                    progress.clear()
+                    self._report(target)
+                    counts[target.outcome] += 1
+                    progress.show(counts)
+            finally:
+                progress.clear()
+                # A second Ctrl-C: let the workers end at once.
+                ims.cancel.set()
+        return self._summary(counts, len(targets), caught)
+
+    def _check_options(self, args):
+        if args.delete_backup is None:
+            return
+        if args.store:
             raise exceptions.CommandError(
-                'Cannot reach the image service: %s' % client.printable(
-                    str(e)))
-
-        # Look every image up first, so that an argument naming the same
-        # image as an earlier one is deleted once, not reported as missing.
-        # An ID needs no lookup when there is no body to decide on: its
-        # DELETE tells whether it exists (one request instead of two).
-        results = [_Result(image) for image in parsed_args.images]
-        first = {}
-        for r in results:
-            r.same_as = first.setdefault(r.image, r)
-        unique = [r for r in results if r.same_as is r]
-        skip_lookup = delete_backup is None and parsed_args.store is None
-        _map(lambda r: self._find(ims, r, skip_lookup), unique, workers)
-
-        by_id = {}
-        for r in unique:
-            if r.error is None:
-                image_id = r.found['id'] if r.found else r.image
-                r.same_as = by_id.setdefault(image_id.lower(), r)
-        deletes = [r for r in unique if r.error is None and r.same_as is r]
-        _map(lambda r: self._delete(ims, r, delete_backup, parsed_args.store),
-             deletes, workers)
-
-        failed, total = self._report(results, delete_backup)
-        if failed:
+                msg.STORE_WITH_FLAG % {'flags': msg.FLAGS})
+        version = self.app.client_manager._api_version.get('image')
+        if version and str(version).split('.')[0] == '1':
             raise exceptions.CommandError(
-                'Failed to delete %(result)s of %(total)s images.'
-                % {'result': failed, 'total': total})
+                msg.V1_WITH_FLAG % {'flags': msg.FLAGS, 'version': version})
 
-    def _find(self, ims, result, skip_lookup):
-        with _recorded(result):
-            if not result.image.strip():
-                raise client.ImsError('an image name or ID cannot be empty')
-            if not (skip_lookup and client.is_image_id(result.image)):
-                result.found = ims.find_image(result.image)
+    @contextlib.contextmanager
+    def _runner(self, targets, workers):
+        """Yield ``finish(target)``: it returns once ``target`` is done."""
+        if workers <= 1 or len(targets) <= 1:
+            yield self._process
+            return
+        from concurrent import futures
 
-    def _delete(self, ims, result, delete_backup, store):
-        with _recorded(result):
-            if result.found is None:
-                if self._delete_by_id(ims, result):
-                    return
-                # No image has this ID: perhaps one has it as its name.
-                result.found = ims.find_image_by_name(result.image)
-            self._delete_found(ims, result, delete_backup, store)
+        with futures.ThreadPoolExecutor(min(workers, len(targets))) as pool:
+            running = {t.index: pool.submit(self._process, t)
+                       for t in targets}
+            yield lambda target: running[target.index].result()
 
-    @staticmethod
-    def _delete_by_id(ims, result):
-        """Delete an ID-shaped argument unlooked-up; False if no such ID."""
-        result.detail = result.image
+    def _process(self, target):
+        """Resolve, then delete (or judge, with --dry-run), one image."""
         try:
-            ims.delete_image(result.image)
-        except ks_exceptions.NotFound as e:
-            if not getattr(e, 'retried', False):
-                return False
-            # An earlier try of this DELETE deleted it; its answer was lost.
-            result.detail += (' (it was already gone when the delete was '
-                              'retried)')
-        result.deleted = True
-        return True
-
-    @staticmethod
-    def _delete_found(ims, result, delete_backup, store):
-        image = result.found
-        backup = client.backup_of(image)
-        if delete_backup and not backup:
-            result.warning = ('image %s is not a full-ECS image with a '
-                              'backup: there is no backup to delete' %
-                              image['id'])
-        result.detail = image['id']
+            self._resolve(target)
+        except Exception as e:
+            self._log_unexpected(target, e)
+            target.lookup_failed(e)
+        finally:
+            target.resolved.set()
+        if target.outcome is not None:
+            return
+        target.same_as = self._earlier_same(target)
+        if target.same_as is not None:
+            target.outcome = DUPLICATE
+            return
         try:
-            ims.delete_image(image['id'], delete_backup=delete_backup,
-                             store=store)
-        except ks_exceptions.NotFound:
-            if store is not None:
-                raise  # not in that store: nothing was deleted
-            # It existed a moment ago: an earlier attempt of this
-            # request (retried after a lost answer), or someone else,
-            # deleted it. Either way it is gone, as asked.
-            result.detail += (' (it was already gone when the delete '
-                              'arrived)')
-        else:
-            if backup:
-                result.detail += (' and its backup %s' % backup
-                                  if delete_backup else
-                                  ' (backup %s kept)' % backup)
-        result.deleted = True
-
-    @staticmethod
-    def _describe(error, delete_backup):
-        if (isinstance(error, ks_exceptions.HttpError) and
-                delete_backup is not None and client.is_body_rejected(error)):
-            return ("this cloud's image service does not support "
-                    "delete_backup (%s); the image was not deleted. Run "
-                    "again without %s." % (client.explain(error), _FLAGS))
-        if isinstance(error, ks_exceptions.HttpError):
-            return client.explain(error)
-        return client.printable(str(error))
-
-    @classmethod
-    def _report(cls, results, delete_backup):
-        failed = total = 0
-        for r in results:
-            shown = client.printable(r.image)
-            if r.same_as is not r:
-                if r.image == r.same_as.image:
-                    LOG.warning("Image '%(image)s' was given more than "
-                                "once: handled once", {'image': shown})
-                else:
-                    LOG.warning(
-                        "Image '%(image)s' is the same image as "
-                        "'%(first)s': handled once",
-                        {'image': shown,
-                         'first': client.printable(r.same_as.image)})
-                continue
-            total += 1
-            if r.deleted and r.warning:
-                LOG.warning("Image '%(image)s': %(warning)s",
-                            {'image': shown, 'warning': r.warning})
-            if r.deleted:
-                LOG.info("Deleted image '%(image)s': %(detail)s",
-                         {'image': shown, 'detail': r.detail})
+            if self._args.dry_run:
+                self._judge(target)
             else:
-                failed += 1
-                LOG.error("Failed to delete image '%(image)s': %(error)s",
-                          {'image': shown,
-                           'error': cls._describe(r.error, delete_backup)})
-        return failed, total
+                self._delete(target)
+        except Exception as e:
+            self._log_unexpected(target, e)
+            target.fail(e)
+
+    @staticmethod
+    def _log_unexpected(target, error):
+        if not isinstance(error, (client.ImsError, ValueError,
+                                  ks_exceptions.ClientException)):
+            # Still go on with the other images; --debug shows it.
+            LOG.debug('Deleting %r failed', target.arg, exc_info=True)
+
+    def _resolve(self, target):
+        if not target.arg.strip():
+            raise client.ImsError(msg.EMPTY)
+        args = self._args
+        if (not args.dry_run and args.delete_backup is None and
+                args.store is None and client.is_image_id(target.arg)):
+            # Nothing to decide on the image: its DELETE tells whether the
+            # ID exists, one request instead of two.
+            target.image_id = target.arg
+        else:
+            target.image = self._ims.find_image(target.arg)
+            target.image_id = target.image['id']
+
+    def _earlier_same(self, target):
+        """An earlier argument resolved to the same image, if any.
+
+        Waits for the earlier arguments' lookups (not their deletes), so
+        the first argument naming an image is the one that deletes it.
+        """
+        key = target.image_id.lower()
+        for earlier in self._targets:
+            if earlier.index >= target.index:
+                break
+            earlier.resolved.wait()
+            if earlier.image_id and earlier.image_id.lower() == key:
+                return earlier
+        return None
+
+    def _delete(self, target):
+        ims, args = self._ims, self._args
+        if target.image is None:
+            try:
+                ims.delete_image(target.image_id)
+                return self._deleted(target)
+            except ks_exceptions.NotFound as e:
+                if judge_failed_delete(e) == DELETED:
+                    return self._deleted(target, gone_on_retry=True)
+            # No image has this ID: perhaps one has it as its name.
+            try:
+                target.image = ims.find_image_by_name(target.arg)
+            except Exception as e:
+                self._log_unexpected(target, e)
+                return target.lookup_failed(e)
+            target.image_id = target.image['id']
+        try:
+            ims.delete_image(target.image_id, delete_backup=args.delete_backup,
+                             store=args.store)
+        except ks_exceptions.NotFound as e:
+            if args.store is None and judge_failed_delete(e) == DELETED:
+                return self._deleted(target, gone_on_retry=True)
+            # Not found (in that store): nothing was deleted by us.
+            target.error, target.outcome = e, FAILED
+            if args.delete_backup and target.backup:
+                target.detail = msg.GONE_BACKUP_KEPT % {
+                    'error': msg.explain(e), 'backup': target.backup}
+        else:
+            self._deleted(target)
+
+    def _deleted(self, target, gone_on_retry=False):
+        target.outcome = DELETED
+        backup = target.backup
+        detail = target.image_id
+        if gone_on_retry:
+            detail += msg.GONE_ON_RETRY
+            if backup and self._args.delete_backup:
+                detail += msg.GONE_ON_RETRY_BACKUP % {'backup': backup}
+        elif backup and self._args.store is None:
+            detail += (msg.WITH_BACKUP if self._args.delete_backup
+                       else msg.BACKUP_KEPT) % {'backup': backup}
+        target.detail = detail
+
+    def _judge(self, target):
+        """--dry-run: what a real run would do, from the image document."""
+        image = target.image
+        why = None
+        owner = image.get('owner')
+        if image.get('protected') is True:
+            why = msg.REFUSE_PROTECTED
+        elif owner and self._project_id and owner != self._project_id:
+            why = msg.REFUSE_OWNER % {'owner': msg.printable(str(owner)),
+                                      'project': self._project_id}
+        fields = {'name': msg.printable(str(image.get('name') or '')),
+                  'id': target.image_id}
+        if why:
+            target.outcome = WOULD_REFUSE
+            target.detail = msg.WOULD_REFUSE % dict(fields, why=why)
+            return
+        store = self._args.store
+        backup = target.backup
+        if not backup:
+            what = msg.DRY_NO_BACKUP
+        elif self._args.delete_backup:
+            what = msg.DRY_BACKUP_DELETED % {'backup': backup}
+        else:
+            what = msg.DRY_BACKUP_KEPT % {'backup': backup}
+        target.outcome = WOULD_DELETE
+        target.detail = msg.WOULD_DELETE % dict(
+            fields, what=what,
+            store=msg.FROM_STORE % {'store': msg.printable(store)}
+            if store else '')
+
+    def _report(self, target):
+        image = target.shown
+        outcome = target.outcome
+        if outcome == DUPLICATE:
+            LOG.warning(msg.SAME_IMAGE % {'image': image,
+                                          'first': target.same_as.shown})
+        elif outcome in (WOULD_DELETE, WOULD_REFUSE):
+            self.app.stdout.write(target.detail + '\n')
+            self.app.stdout.flush()
+        elif outcome == DELETED:
+            if self._args.delete_backup and not target.backup and (
+                    target.image is not None):
+                LOG.warning(msg.NO_BACKUP % {'image': image,
+                                             'id': target.image_id})
+            LOG.info(msg.DELETED % {'image': image, 'detail': target.detail})
+        elif outcome == NOT_ATTEMPTED:
+            LOG.error(msg.NOT_ATTEMPTED % {'image': image})
+        elif outcome == UNKNOWN:
+            LOG.error(msg.UNKNOWN % {'image': image,
+                                     'reason': self._reason(target)})
+        else:
+            LOG.error(msg.FAILED % {'image': image,
+                                    'reason': self._reason(target)})
+
+    def _reason(self, target):
+        if target.detail:
+            return target.detail
+        error = target.error
+        if isinstance(error, client.Interrupted):
+            if target.outcome == UNKNOWN:
+                return msg.INTERRUPTED_LOST
+            return msg.INTERRUPTED_RETRY % {
+                'error': msg.reason(error.error, self._args.delete_backup)}
+        line = msg.reason(error, self._args.delete_backup)
+        if target.outcome == UNKNOWN and len(
+                getattr(error, 'attempts', ())) > 1:
+            return msg.ANSWER_LOST % {'error': line}
+        return line
+
+    def _summary(self, counts, total, caught):
+        """The last line, and the exit status when it is not 0 or 1.
+
+        An interrupted run ends with 128 + the signal's number, as a shell
+        reports a command killed by it.
+        """
+        failed = counts[FAILED] + counts[UNKNOWN]
+        total -= counts[DUPLICATE]
+        if caught:
+            LOG.error(msg.SUMMARY_INTERRUPTED % {
+                'signal': signal.Signals(caught[0]).name,
+                'deleted': counts[DELETED], 'total': total, 'failed': failed,
+                'skipped': counts[NOT_ATTEMPTED]})
+            return 128 + caught[0]
+        if self._args.dry_run:
+            if failed:
+                raise exceptions.CommandError(msg.DRY_RUN_UNRESOLVED % {
+                    'failed': failed, 'total': total})
+            self.app.stdout.write(msg.DRY_RUN_SUMMARY % {
+                'images': msg.plural(counts[WOULD_DELETE], 'image'),
+                'backups': msg.plural(sum(
+                    1 for t in self._targets if t.outcome == WOULD_DELETE and
+                    t.backup and self._args.delete_backup), 'backup')} + '\n')
+            return None
+        if failed:
+            line = msg.SUMMARY_FAILED % {'failed': failed, 'total': total}
+            if counts[UNKNOWN]:
+                line += msg.SUMMARY_UNKNOWN % {'unknown': counts[UNKNOWN]}
+            raise exceptions.CommandError(line)
+        return None

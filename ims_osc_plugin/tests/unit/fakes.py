@@ -12,14 +12,19 @@
 
 """A requests-mock'd cloud: Keystone v3 token, catalog and an image API."""
 
+import http.client
+import io
 import json
+import types
 import urllib.parse
 import uuid
 
 from keystoneauth1 import fixture as ks_fixture
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
+import requests
 import requests_mock
+from urllib3 import exceptions as urllib3_exceptions
 
 AUTH_URL = 'https://iam.example.test/v3'
 IMAGE_URL = 'https://ims.region-1.example.test'
@@ -27,6 +32,36 @@ IMAGE_URL_V2 = IMAGE_URL + '/v2'
 INTERNAL_IMAGE_URL = 'https://ims-internal.region-1.example.test/v2'
 OTHER_REGION_IMAGE_URL = 'https://ims.region-2.example.test'
 TOKEN = 'gAAAAAsecret-token-%s' % uuid.uuid4().hex
+
+
+# A Cloud fault: the DELETE is done, then the connection drops unanswered.
+LOST = object()
+
+
+def dropped_connection():
+    """What requests raises when the server closes without answering."""
+    return requests.exceptions.ConnectionError(
+        urllib3_exceptions.ProtocolError(
+            'Connection aborted.', http.client.RemoteDisconnected(
+                'Remote end closed connection without response')))
+
+
+def refused_connection():
+    """What requests raises when nothing listens: nothing was sent."""
+    return requests.exceptions.ConnectionError(
+        urllib3_exceptions.MaxRetryError(
+            None, '/', reason=urllib3_exceptions.NewConnectionError(
+                None, 'Connection refused')))
+
+
+class FakeApp:
+    """What a cliff command uses of OSC's app: streams, client manager."""
+
+    def __init__(self, ims=None, image_api_version='2'):
+        self.stdout = io.StringIO()
+        self.stderr = io.StringIO()
+        self.client_manager = types.SimpleNamespace(
+            ims=ims, _api_version={'image': image_api_version})
 
 
 def image(name='image', whole=False, backup=None, **extra):
@@ -110,7 +145,17 @@ class Cloud:
         for key in ((request.method, image_id), image_id):
             fault = self.faults.get(key)
             if fault:
-                context.status_code, text = fault.pop(0)
+                fault = fault.pop(0)
+                if fault is LOST:
+                    # The service deletes it; the answer never arrives.
+                    self.deleted.append(image_id)
+                    del self.images[image_id]
+                    raise dropped_connection()
+                if isinstance(fault, Exception):
+                    raise fault
+                context.status_code, text = fault[:2]
+                if len(fault) > 2:
+                    context.headers.update(fault[2])
                 return text
         if image_id not in self.images:
             context.status_code = 404

@@ -36,10 +36,9 @@ class TestBase(testtools.TestCase):
     def setUp(self):
         super().setUp()
         self.requests = self.useFixture(rm_fixture.Fixture())
-        # keystoneauth sleeps between retries: make that instant here.
-        self.sleep = self.useFixture(
-            fixtures.MockPatch(
-                'keystoneauth1.session.time.sleep')).mock
+        # The client waits between retries: record instead.
+        self.sleep = self.useFixture(fixtures.MockPatchObject(
+            client.ImageClient, '_wait')).mock
 
     def password_session(self):
         fakes.register_identity(self.requests)
@@ -70,11 +69,28 @@ class TestEndpoint(TestBase):
         self.assertEqual(fakes.IMAGE_URL + '/v2/images/' + IMAGE_ID,
                          self._delete_url(ims))
 
-    def test_minor_versioned_url(self):
+    def test_other_versions_are_not_built_on(self):
+        # Never .../v1/v2/...: the IMS API is v2 at the service's root.
+        for version in ('v2.1', 'v1', 'v1.1', 'v2/'):
+            ims = client.ImageClient.from_session(
+                fakes.token_session(fakes.IMAGE_URL + '/' + version))
+            self.assertEqual(fakes.IMAGE_URL + '/v2/images/' + IMAGE_ID,
+                             self._delete_url(ims))
+
+    def test_no_version_discovery(self):
+        # One request fewer than core, and it works where the service's
+        # root answers no version document (a gateway, a bare override).
+        self.requests.get(fakes.IMAGE_URL, status_code=404)
+        self.requests.get(fakes.IMAGE_URL + '/', status_code=404)
         ims = client.ImageClient.from_session(
-            fakes.token_session(fakes.IMAGE_URL + '/v2.1'))
-        self.assertEqual(fakes.IMAGE_URL + '/v2.1/images/' + IMAGE_ID,
+            self.password_session(), region_name='region-1')
+        self.assertEqual(fakes.IMAGE_URL + '/v2/images/' + IMAGE_ID,
                          self._delete_url(ims))
+        self.assertEqual(
+            ['POST ' + fakes.AUTH_URL + '/auth/tokens',
+             'DELETE ' + fakes.IMAGE_URL_V2 + '/images/' + IMAGE_ID],
+            ['%s %s' % (r.method, r.url)
+             for r in self.requests.request_history])
 
     def test_url_with_path_prefix(self):
         ims = client.ImageClient.from_session(
@@ -102,18 +118,19 @@ class TestEndpoint(TestBase):
             'https://override.test:9292/v2/images/' + IMAGE_ID,
             self._delete_url(ims))
 
-    def test_sdk_proxy_endpoint(self):
-        # The openstacksdk proxy is an Adapter with a discovered endpoint.
+    def test_adapter_contract(self):
+        # What the client asks of any Adapter (openstacksdk's proxy is one):
+        # no discovery, and no retries of keystoneauth's own (it counts
+        # them itself), no redirects.
         adapter = mock.Mock(spec=['get_endpoint', 'request', 'session'])
         adapter.get_endpoint.return_value = fakes.IMAGE_URL + '/v2/'
         adapter.request.return_value = mock.Mock(status_code=204)
         client.ImageClient(adapter).delete_image(IMAGE_ID)
+        adapter.get_endpoint.assert_called_once_with(skip_discovery=True)
         adapter.request.assert_called_once_with(
             fakes.IMAGE_URL + '/v2/images/' + IMAGE_ID, 'DELETE',
-            raise_exc=True, redirect=False, logger=mock.ANY,
-            connect_retries=3,
-            status_code_retries=3,
-            retriable_status_codes=client.RETRIABLE_STATUS_CODES)
+            raise_exc=False, redirect=False, logger=client.LOG,
+            connect_retries=0, status_code_retries=0)
 
     def test_no_endpoint(self):
         ims = client.ImageClient.from_session(
@@ -181,18 +198,17 @@ class TestDelete(TestBase):
             'message': 'Image is protected', 'code': '403 Forbidden'})
         e = self.assertRaises(ks_exceptions.Forbidden,
                               self.ims.delete_image, IMAGE_ID)
-        self.assertEqual(
-            '403 Forbidden, no rights to delete it (it is protected, or '
-            'not your own private image): Image is protected',
-            client.explain(e))
+        self.assertEqual('Image is protected', client.server_message(
+            e.response))
+        self.assertEqual([(403, True)],
+                         [(a.status, a.may_have_reached) for a in e.attempts])
 
     def test_redirect_not_followed(self):
         self.requests.delete(self.url, status_code=302,
                              headers={'Location': 'https://elsewhere.test/'})
         e = self.assertRaises(client.UnexpectedResponse,
                               self.ims.delete_image, IMAGE_ID)
-        self.assertIn('302', str(e))
-        self.assertIn('https://elsewhere.test/', str(e))
+        self.assertEqual(302, e.response.status_code)
         self.assertEqual(1, self.requests.call_count)
 
     def test_retries_503_then_deletes(self):
@@ -201,7 +217,9 @@ class TestDelete(TestBase):
             {'status_code': 204}])
         self.ims.delete_image(IMAGE_ID)
         self.assertEqual(3, self.requests.call_count)
-        self.assertEqual(2, self.sleep.call_count)
+        # keystoneauth's backoff: 0.5 s, doubling.
+        self.assertEqual([mock.call(0.5), mock.call(1.0)],
+                         self.sleep.call_args_list)
 
     def test_retry_after_is_honoured(self):
         self.requests.delete(self.url, [
@@ -209,6 +227,54 @@ class TestDelete(TestBase):
             {'status_code': 204}])
         self.ims.delete_image(IMAGE_ID)
         self.sleep.assert_called_once_with(7)
+
+    def test_retry_after_as_a_date(self):
+        import email.utils
+        import time
+
+        when = email.utils.formatdate(time.time() + 30, usegmt=True)
+        self.requests.delete(self.url, [
+            {'status_code': 503, 'headers': {'Retry-After': when}},
+            {'status_code': 204}])
+        self.ims.delete_image(IMAGE_ID)
+        [(waited,), _] = self.sleep.call_args
+        self.assertTrue(25 < waited <= 30, waited)
+
+    def test_retry_after_beyond_the_cap(self):
+        self.requests.delete(self.url, status_code=429,
+                             headers={'Retry-After': '86400'})
+        e = self.assertRaises(client.RetryAfterTooLong,
+                              self.ims.delete_image, IMAGE_ID)
+        self.assertEqual((86400, 429), (e.wait, e.error.http_status))
+        self.assertEqual(1, self.requests.call_count)
+        self.assertFalse(self.sleep.called)
+
+    def test_configured_retry_delay(self):
+        ims = client.ImageClient.from_session(
+            fakes.token_session(), status_code_retry_delay=2.5)
+        self.requests.delete(self.url, [{'status_code': 503},
+                                        {'status_code': 204}])
+        ims.delete_image(IMAGE_ID)
+        self.sleep.assert_called_once_with(2.5)
+
+    def test_configured_retries(self):
+        for settings, tries in (({}, 4), ({'status_code_retries': 1}, 2),
+                                ({'status_code_retries': 0}, 1)):
+            ims = client.ImageClient.from_session(fakes.token_session(),
+                                                  **settings)
+            before = self.requests.call_count
+            self.requests.delete(self.url, status_code=503)
+            self.assertRaises(ks_exceptions.ServiceUnavailable,
+                              ims.delete_image, IMAGE_ID)
+            self.assertEqual(tries, self.requests.call_count - before,
+                             settings)
+
+    def test_cancel_stops_before_sending(self):
+        self.ims.cancel.set()
+        e = self.assertRaises(client.Interrupted, self.ims.delete_image,
+                              IMAGE_ID)
+        self.assertEqual([], e.attempts)
+        self.assertFalse(self.requests.called)
 
     def test_retries_are_bounded(self):
         self.ims.retries = 2
@@ -222,31 +288,39 @@ class TestDelete(TestBase):
         e = self.assertRaises(ks_exceptions.NotFound,
                               self.ims.delete_image, IMAGE_ID)
         self.assertEqual(1, self.requests.call_count)
-        self.assertFalse(e.retried)
+        self.assertFalse(client.earlier_attempt_may_have_acted(e))
 
-    def test_error_after_retry_says_so(self):
-        self.requests.delete(self.url, [{'status_code': 503},
-                                        {'status_code': 404}])
+    def attempts_before_404(self, first):
+        self.requests.delete(self.url, [first, {'status_code': 404}])
         e = self.assertRaises(ks_exceptions.NotFound,
                               self.ims.delete_image, IMAGE_ID)
-        self.assertTrue(e.retried)
+        return [(a.status, a.may_have_reached) for a in e.attempts]
+
+    def test_attempts_tell_what_may_have_reached_the_service(self):
+        for first, attempt in (
+                ({'status_code': 503}, (503, False)),
+                ({'status_code': 429}, (429, False)),
+                ({'status_code': 502}, (502, True)),
+                ({'status_code': 504}, (504, True)),
+                ({'exc': fakes.refused_connection()}, (None, False)),
+                ({'exc': requests.exceptions.ConnectTimeout}, (None, False)),
+                ({'exc': fakes.dropped_connection()}, (None, True)),
+                ({'exc': requests.exceptions.ReadTimeout}, (None, True)),
+                ({'exc': requests.exceptions.ConnectionError}, (None, True))):
+            self.assertEqual([attempt, (404, True)],
+                             self.attempts_before_404(first), first)
 
     def test_retry_notices_at_info(self):
         logger = self.useFixture(fixtures.FakeLogger(
-            name=client.HTTP_LOG.name, level=logging.INFO,
+            name=client.LOG.name, level=logging.INFO,
             format='%(levelname)s %(message)s'))
         self.requests.delete(self.url, [{'status_code': 503},
                                         {'status_code': 204}])
         self.ims.delete_image(IMAGE_ID)
-        self.assertTrue(logger.output.startswith(
-            'INFO Retriable status code 503. Retrying in'), logger.output)
-
-    def test_connection_failure_retried(self):
-        self.requests.delete(self.url, [
-            {'exc': requests.exceptions.ConnectionError},
-            {'status_code': 204}])
-        self.ims.delete_image(IMAGE_ID)
-        self.assertEqual(2, self.requests.call_count)
+        self.assertIn('INFO DELETE %s: Service Unavailable (HTTP 503); '
+                      'retrying in 0.5 s (retry 1 of 3)' % self.url,
+                      logger.output)
+        self.assertNotIn('WARNING', logger.output)
 
 
 class TestFind(TestBase):
@@ -304,112 +378,37 @@ class TestFind(TestBase):
 
 class TestAllowConcurrency(testtools.TestCase):
 
-    def test_pools_grow_keeping_adapter(self):
+    def pool_sizes(self, session):
+        # Test-only look into urllib3: the pool a request would use.
+        return {prefix: adapter.poolmanager.connection_pool_kw['maxsize']
+                for prefix, adapter in session.session.adapters.items()}
+
+    def test_pools_grow(self):
         session = ks_session.Session()
         ims = client.ImageClient.from_session(session)
-        before = dict(session.session.adapters)
         ims.allow_concurrency(32)
-        self.assertEqual(before, session.session.adapters)
+        self.assertEqual({'http://': 32, 'https://': 32},
+                         self.pool_sizes(session))
         for http_adapter in session.session.adapters.values():
-            self.assertEqual(32, http_adapter._pool_maxsize)
             self.assertIsInstance(http_adapter,
                                   ks_session.TCPKeepAliveAdapter)
 
-    def test_never_shrinks(self):
+    def test_never_below_the_default(self):
         session = ks_session.Session()
         ims = client.ImageClient.from_session(session)
         ims.allow_concurrency(4)
-        for http_adapter in session.session.adapters.values():
-            self.assertEqual(10, http_adapter._pool_maxsize)
+        self.assertEqual({'http://': 10, 'https://': 10},
+                         self.pool_sizes(session))
+
+    def test_a_callers_own_adapter_stays(self):
+        session = ks_session.Session()
+        own = requests.adapters.HTTPAdapter(max_retries=5)
+        session.session.mount('https://', own)
+        client.ImageClient.from_session(session).allow_concurrency(32)
+        self.assertIs(own, session.session.adapters['https://'])
 
 
-class TestMessages(testtools.TestCase):
-
-    def _error(self, status, **kwargs):
-        response = mock.Mock(status_code=status, reason='Reason',
-                             headers={})
-        if 'json' in kwargs:
-            response.json.return_value = kwargs['json']
-            response.text = str(kwargs['json'])
-        else:
-            response.json.side_effect = ValueError
-            response.text = kwargs.get('text', '')
-        return response
-
-    def test_glance_json(self):
-        self.assertEqual('A body is not expected with this request.',
-                         client.server_message(self._error(400, json={
-                             'message': 'A body is not expected with this '
-                                        'request.',
-                             'code': '400 Bad Request',
-                             'title': 'Bad Request'})))
-
-    def test_error_object(self):
-        self.assertEqual('The image is in use', client.server_message(
-            self._error(409, json={'error': {
-                'code': 'IMG.0001', 'message': 'The image is in use'}})))
-
-    def test_api_sig_errors(self):
-        self.assertEqual('detail', client.server_message(
-            self._error(400, json={'errors': [{'detail': 'detail'}]})))
-
-    def test_html_page(self):
-        text = ('<html><head><title>403 Forbidden</title></head><body>'
-                '<h1>403 Forbidden</h1>Access was denied to this '
-                'resource.<br /><br /></body></html>')
-        message = client.server_message(self._error(403, text=text))
-        self.assertNotIn('<', message)
-        self.assertIn('Access was denied to this resource.', message)
-
-    def test_plain_webob_page(self):
-        self.assertEqual(
-            'A body is not expected with this request.',
-            client.server_message(self._error(400, text=(
-                '400 Bad Request\n\nA body is not expected with this '
-                'request.\n\n   '))))
-
-    def test_huge_body_trimmed(self):
-        message = client.server_message(self._error(500, text='x' * 10 ** 6))
-        self.assertEqual(203, len(message))
-        self.assertTrue(message.endswith('...'))
-
-    def test_unexpected_shapes(self):
-        for body in ([1, 2], 'text', 42, {'error': 7}, {}):
-            self.assertIsNone(
-                client.server_message(self._error(500, json=body)))
-        self.assertIsNone(client.server_message(self._error(500)))
-
-    def test_control_characters_escaped(self):
-        message = client.server_message(self._error(
-            400, json={'message': 'bad \x1b[31mred\u200f'}))
-        self.assertEqual('bad \\x1b[31mred\\u200f', message)
-
-    def test_explain_every_seed_status(self):
-        for status, meaning in ((400, 'request error'),
-                                (401, 'authentication failed'),
-                                (403, 'no rights to delete it'),
-                                (404, 'not found'),
-                                (500, 'internal error'),
-                                (503, 'unavailable')):
-            e = ks_exceptions.from_response(
-                self._error(status, json={'message': 'm'}), 'DELETE', 'u')
-            line = client.explain(e)
-            self.assertTrue(line.startswith('%d Reason, ' % status), line)
-            self.assertIn(meaning, line)
-            self.assertTrue(line.endswith(': m'), line)
-
-    def test_body_rejected(self):
-        e = ks_exceptions.from_response(self._error(400, json={
-            'message': 'A body is not expected with this request.'}),
-            'DELETE', 'u')
-        self.assertTrue(client.is_body_rejected(e))
-        e = ks_exceptions.from_response(self._error(400, json={
-            'message': 'Invalid delete_backup'}), 'DELETE', 'u')
-        self.assertFalse(client.is_body_rejected(e))
-
-    def test_printable(self):
-        self.assertEqual('a\\nb\\u202e', client.printable('a\nb\u202e'))
-        self.assertEqual('x' * 200 + '...', client.printable('x' * 5000))
+class TestHelpers(testtools.TestCase):
 
     def test_backup_of(self):
         self.assertEqual('b', client.backup_of(

@@ -15,6 +15,7 @@
 import argparse
 import importlib.metadata
 import io
+import json
 import logging
 import os
 import subprocess
@@ -22,7 +23,9 @@ import sys
 from unittest import mock
 
 import fixtures
+from openstack.config import loader
 from openstackclient import shell
+from osc_lib import exceptions
 from requests_mock.contrib import fixture as rm_fixture
 import testtools
 
@@ -35,11 +38,56 @@ CORE_API_NAMES = {'compute', 'identity', 'image', 'network', 'object_store',
                   'volume', 'common'}
 
 
+CLOUD = 'ims-unit'
+CLOUDS = {CLOUD: {
+    'auth': {'auth_url': fakes.AUTH_URL, 'username': 'u', 'password': 'p',
+             'project_name': 'p', 'user_domain_name': 'Default',
+             'project_domain_name': 'Default'},
+    'region_name': 'region-1',
+}}
+
+
 def undo_osc_logging(test):
     """Each OSC run configures the root logger: undo it after ``test``."""
     root = logging.getLogger()
     test.addCleanup(setattr, root, 'handlers', root.handlers[:])
     test.addCleanup(root.setLevel, root.level)
+
+
+class IsolatedConfig(fixtures.Fixture):
+    """Keep the developer's cloud configuration away from the OSC shell.
+
+    As the functional tests do: no OS_* variable from the environment, a
+    temporary HOME and XDG_CONFIG_HOME, and OS_CLIENT_CONFIG_FILE and
+    OS_CLIENT_SECURE_FILE naming files written here. openstacksdk reads the
+    first of its files that exists, so the clouds.yaml and secure.yaml of
+    the working directory, of ~/.config/openstack and of /etc/openstack are
+    not read.
+    """
+
+    def __init__(self, clouds):
+        super().__init__()
+        self.clouds = clouds
+
+    def _setUp(self):
+        for name in list(os.environ):
+            if name.startswith('OS_'):
+                self.useFixture(fixtures.EnvironmentVariable(name))
+        home = self.useFixture(fixtures.TempDir()).path
+        self.useFixture(fixtures.EnvironmentVariable('HOME', home))
+        self.useFixture(fixtures.EnvironmentVariable(
+            'XDG_CONFIG_HOME', os.path.join(home, '.config')))
+        self.clouds_yaml = os.path.join(home, 'clouds.yaml')
+        secure_yaml = os.path.join(home, 'secure.yaml')
+        # JSON is YAML.
+        for path, clouds in ((self.clouds_yaml, self.clouds),
+                             (secure_yaml, {})):
+            with open(path, 'w') as f:
+                json.dump({'clouds': clouds}, f)
+        self.useFixture(fixtures.EnvironmentVariable(
+            'OS_CLIENT_CONFIG_FILE', self.clouds_yaml))
+        self.useFixture(fixtures.EnvironmentVariable(
+            'OS_CLIENT_SECURE_FILE', secure_yaml))
 
 
 class TestPluginModule(testtools.TestCase):
@@ -62,6 +110,15 @@ class TestPluginModule(testtools.TestCase):
         parser = plugin.build_option_parser(argparse.ArgumentParser())
         self.assertEqual('2.1', parser.parse_args([]).os_ims_api_version)
 
+    def test_check_api_version(self):
+        for good in ('2', '2.0', '2.1'):
+            self.assertTrue(plugin.check_api_version(good))
+        for bad in ('3', '1', 'x', ''):
+            e = self.assertRaises(exceptions.UnsupportedVersion,
+                                  plugin.check_api_version, bad)
+            self.assertIn('IMS API version %s is not supported' % bad,
+                          str(e))
+
     def test_make_client_uses_osc_image_proxy(self):
         instance = mock.Mock()
         ims = plugin.make_client(instance)
@@ -75,11 +132,14 @@ class TestPluginModule(testtools.TestCase):
             'import sys; import openstackclient.shell, '
             'openstackclient.image.v2.image; before = set(sys.modules); '
             'import ims_osc_plugin.plugin, ims_osc_plugin.v2.image; '
-            'print(sorted(set(sys.modules) - before))')
+            'new = sorted(set(sys.modules) - before); '
+            'import json; print(json.dumps(new))')
         out = subprocess.run([sys.executable, '-c', code], check=True,
                              capture_output=True, text=True).stdout
-        new = [m for m in eval(out) if not m.startswith('ims_osc_plugin')]
-        self.assertEqual([], new)
+        new = json.loads(out)
+        self.assertIn('ims_osc_plugin.v2.image', new)
+        self.assertEqual([], [m for m in new
+                              if not m.startswith('ims_osc_plugin')])
 
 
 class TestEntryPoints(testtools.TestCase):
@@ -101,6 +161,7 @@ class TestEntryPoints(testtools.TestCase):
             'ims_osc_plugin')])
 
     def test_wins_over_core_image_delete(self):
+        self.useFixture(IsolatedConfig({}))
         undo_osc_logging(self)
         stdout = self.useFixture(fixtures.MonkeyPatch(
             'sys.stdout', io.StringIO())).new_value
@@ -123,9 +184,7 @@ class TestShell(testtools.TestCase):
         fakes.register_identity(self.requests)
         fakes.register_image_discovery(self.requests)
         self.cloud = fakes.Cloud(self.requests)
-        for name in list(os.environ):
-            if name.startswith('OS_'):
-                self.useFixture(fixtures.EnvironmentVariable(name))
+        self.config = self.useFixture(IsolatedConfig(CLOUDS))
         undo_osc_logging(self)
         self.stdout = self.useFixture(fixtures.MonkeyPatch(
             'sys.stdout', io.StringIO())).new_value
@@ -133,12 +192,15 @@ class TestShell(testtools.TestCase):
             'sys.stderr', io.StringIO())).new_value
 
     def openstack(self, *args):
-        argv = ['--os-auth-url', fakes.AUTH_URL, '--os-username', 'u',
-                '--os-password', 'p', '--os-project-name', 'p',
-                '--os-user-domain-name', 'Default',
-                '--os-project-domain-name', 'Default',
-                '--os-region-name', 'region-1'] + list(args)
-        return shell.OpenStackShell().run(argv)
+        return shell.OpenStackShell().run(['--os-cloud', CLOUD] + list(args))
+
+    def test_reads_only_its_own_config(self):
+        config = loader.OpenStackConfig()
+        self.assertEqual(self.config.clouds_yaml, config.config_filename)
+        # An OS_* variable left in the environment would add 'envvars'.
+        self.assertEqual([CLOUD], sorted(config.get_cloud_names()))
+        self.assertEqual(fakes.AUTH_URL, config.get_one(CLOUD).auth[
+            'auth_url'])
 
     def test_delete_backup(self):
         img = self.cloud.add(fakes.image('ecs', whole=True, backup='bk'))
@@ -182,3 +244,28 @@ class TestShell(testtools.TestCase):
         for flag in ('--delete-backup', '--no-delete-backup', '--store',
                      '--workers', '--retries'):
             self.assertIn(flag, out)
+        self.assertIn('--dry-run', out)
+
+    def test_unsupported_ims_api_version_stops(self):
+        self.cloud.add(fakes.image('a'))
+        self.assertEqual(1, self.openstack('--os-ims-api-version', '3',
+                                           'image', 'delete', 'a'))
+        self.assertEqual(
+            'IMS API version 3 is not supported: the IMS image API is '
+            'version 2 (--os-ims-api-version, OS_IMS_API_VERSION)\n',
+            self.stderr.getvalue())
+        self.assertEqual([], self.cloud.deleted)
+        self.assertFalse(any(r.method == 'DELETE'
+                             for r in self.requests.request_history))
+
+    def test_dry_run_on_stdout(self):
+        img = self.cloud.add(fakes.image('ecs', whole=True, backup='bk'))
+        self.assertEqual(0, self.openstack('image', 'delete', '--dry-run',
+                                           '--delete-backup', 'ecs'))
+        self.assertEqual(
+            "Would delete image 'ecs' (%s): full-ECS image, its backup bk "
+            "would also be deleted\nDry run: would delete 1 image and 1 "
+            "backup; nothing was deleted.\n" % img['id'],
+            self.stdout.getvalue())
+        self.assertEqual('', self.stderr.getvalue())
+        self.assertEqual([], self.cloud.deleted)
