@@ -113,9 +113,18 @@ class TestFaults(base.FunctionalTestCase):
 
         result = self.delete('--retries', '1', image, other)
 
-        [line] = self.assertFailedLines(result, 1, 2)
+        # Each connection closed after the request was sent: the client
+        # cannot tell whether the service acted on it (issue 12), so the
+        # image is neither deleted nor plainly failed.
+        self.assertEqual(1, result.rc, result.stderr)
+        self.assertNotIn('Traceback', result.stderr)
+        lines = base.stderr_lines(result)
+        [line] = [line for line in lines if image in line]
         self.assertTrue(line.startswith(
-            "Failed to delete image '%s': " % image), line)
+            "Image '%s' may or may not have been deleted: " % image), line)
+        self.assertTrue(lines[-1].startswith(
+            'Failed to delete 1 of 2 images. 1 of them may have been '
+            'deleted'), lines[-1])
         self.assertExists(image)
         self.assertGone(other)
 
