@@ -151,8 +151,8 @@ class TestDryRun(base.FunctionalTestCase):
     def test_unresolvable_arguments_fail_as_in_a_real_run(self):
         plain_name, plain = self.plain()
         ambiguous = self.unique_name()
-        self.plain(name=ambiguous)
-        self.plain(name=ambiguous)
+        self.before.update([self.create_image(ambiguous),
+                            self.create_image(ambiguous)])
         private = self.create_image(cloud='admin')  # hidden from demo
         self.admin_before.add(private)
         unresolvable = [self.unique_name(), str(uuid.uuid4()), ambiguous,
@@ -187,7 +187,7 @@ class TestDryRun(base.FunctionalTestCase):
     def test_duplicates_handled_as_in_a_real_run(self):
         name, image = self.plain()
         since = self.state.last_seq()
-        args = (name, name, image, image.upper())
+        args = (name, name, image)
 
         result = self.delete('--dry-run', *args)
 
@@ -207,6 +207,25 @@ class TestDryRun(base.FunctionalTestCase):
             [line for line in base.stderr_lines(real)
              if 'handled once' in line], dry_notes)
         self.assertEqual(1, len(self.deletes(since)))
+
+    def test_upper_case_id_duplicate_as_in_a_real_run(self):
+        # The same ID in capitals: whatever a real run makes of it (here it
+        # is the same image as the lower-case ID: handled once), the dry
+        # run must say the same.
+        name, image = self.plain()
+        since = self.state.last_seq()
+        args = (image, image.upper())
+
+        dry = self.delete('--dry-run', *args)
+
+        self.assertNothingDeleted(since)
+        real = self.delete(*args)
+        self.assertEqual(real.rc, dry.rc, dry.stderr)
+        self.assertEqual(
+            [line for line in base.stderr_lines(real)
+             if 'handled once' in line or line.startswith('Failed')],
+            [line for line in base.stderr_lines(dry)
+             if 'handled once' in line or line.startswith('Failed')])
 
     def test_bad_input_refused_as_in_a_real_run(self):
         name, image = self.plain()
