@@ -184,6 +184,25 @@ class FunctionalTestCase(testtools.TestCase):
         self.assertEqual(failed, len(per_image), result.stderr)
         return per_image
 
+    def assertUnknownLines(self, result, unknown, total):
+        """Exit 1; images whose fate is unknown, counted in the summary.
+
+        A request that was sent but never answered (lost connection, read
+        timeout, a proxy's 502/504) may have been acted on. Returns their
+        per-image lines.
+        """
+        self.assertEqual(1, result.rc, result.stderr)
+        self.assertNotIn('Traceback', result.stderr)
+        lines = stderr_lines(result)
+        self.assertEqual(
+            'Failed to delete %d of %d images. %d of them may have been '
+            "deleted: check with 'openstack image show'."
+            % (unknown, total, unknown), lines[-1])
+        per_image = [line for line in lines
+                     if ' may or may not have been deleted: ' in line]
+        self.assertEqual(unknown, len(per_image), result.stderr)
+        return per_image
+
     def assertExists(self, image_id):
         self.assertIsNotNone(self.get_image(image_id),
                              'image %s is gone' % image_id)

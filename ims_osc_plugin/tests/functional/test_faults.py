@@ -90,7 +90,9 @@ class TestFaults(base.FunctionalTestCase):
 
         result = self.delete('--retries', '1', image)
 
-        [line] = self.assertFailedLines(result, 1, 1)
+        # A 502 comes from a proxy: the service behind it may have acted
+        # on the request, so the image's fate is unknown (issue 12).
+        [line] = self.assertUnknownLines(result, 1, 1)
         self.assertIn('502', line)
         self.assertNotIn('<', result.stderr)
         self.assertEqual([502, 502], self.statuses(since, image))
@@ -116,15 +118,9 @@ class TestFaults(base.FunctionalTestCase):
         # Each connection closed after the request was sent: the client
         # cannot tell whether the service acted on it (issue 12), so the
         # image is neither deleted nor plainly failed.
-        self.assertEqual(1, result.rc, result.stderr)
-        self.assertNotIn('Traceback', result.stderr)
-        lines = base.stderr_lines(result)
-        [line] = [line for line in lines if image in line]
+        [line] = self.assertUnknownLines(result, 1, 2)
         self.assertTrue(line.startswith(
             "Image '%s' may or may not have been deleted: " % image), line)
-        self.assertTrue(lines[-1].startswith(
-            'Failed to delete 1 of 2 images. 1 of them may have been '
-            'deleted'), lines[-1])
         self.assertExists(image)
         self.assertGone(other)
 
@@ -141,9 +137,11 @@ class TestFaults(base.FunctionalTestCase):
         result = self.delete('--retries', '0', image, cloud='demo-timeout')
 
         held = self.deletes(since, image)
-        [line] = self.assertFailedLines(result, 1, 1)
+        # The request was sent and never answered: the service may act on
+        # it, so the image's fate is unknown (issue 12).
+        [line] = self.assertUnknownLines(result, 1, 1)
         self.assertTrue(line.startswith(
-            "Failed to delete image '%s': " % image), line)
+            "Image '%s' may or may not have been deleted: " % image), line)
         self.assertIn('time', line.lower())
         self.assertEqual([None], [e['status'] for e in held])
         self.assertExists(image)

@@ -30,6 +30,8 @@ import uuid
 
 from ims_osc_plugin.tests.functional import base
 
+# The plugin's retries where neither --retries nor the cloud sets any.
+DEFAULT_RETRIES = 3
 RETRIED_NOTE = ' (it was already gone when the delete was retried)'
 
 
@@ -290,12 +292,36 @@ class TestCloudRetrySettings(base.FunctionalTestCase):
         self.assertExists(image)
         return len(self.deletes(since, image))
 
+    def core_retries(self, kind, **settings):
+        """What openstacksdk, so core OSC, resolves for the image service.
+
+        None when nothing sets it. openstacksdk's own defaults count as
+        set: openstacksdk 4.x ships ``image_status_code_retries: 5``, which
+        also wins over an unprefixed ``status_code_retries``.
+        """
+        from openstack import config
+
+        path = self.clouds_env(**settings)['OS_CLIENT_CONFIG_FILE']
+        region = config.OpenStackConfig(
+            config_files=[path], load_envvars=False).get_one(cloud='demo')
+        value = getattr(region, 'get_%s_retries' % kind)('image')
+        self.addDetail('core-%s-retries' % kind, base._text(repr(value)))
+        return value
+
+    def expected_attempts(self, kind, **settings):
+        configured = self.core_retries(kind, **settings)
+        return 1 + (DEFAULT_RETRIES if configured is None
+                    else int(configured))
+
     def test_image_status_code_retries(self):
         self.assertEqual(2, self.attempts(
             'status', image_status_code_retries=1))
 
     def test_unprefixed_status_code_retries(self):
-        self.assertEqual(2, self.attempts('status', status_code_retries=1))
+        # As core OSC counts it (see core_retries).
+        self.assertEqual(
+            self.expected_attempts('status_code', status_code_retries=1),
+            self.attempts('status', status_code_retries=1))
 
     def test_image_connect_retries(self):
         self.assertEqual(2, self.attempts('drop', image_connect_retries=1))
@@ -308,7 +334,13 @@ class TestCloudRetrySettings(base.FunctionalTestCase):
             'status', '--retries', '0', image_status_code_retries=1))
 
     def test_plugin_default_when_the_cloud_sets_nothing(self):
-        self.assertEqual(4, self.attempts('status'))
+        # Nothing sets connect retries: the plugin's 3.
+        self.assertIsNone(self.core_retries('connect'))
+        self.assertEqual(1 + DEFAULT_RETRIES, self.attempts('drop'))
+
+    def test_status_code_retries_as_core_when_the_cloud_sets_nothing(self):
+        self.assertEqual(self.expected_attempts('status_code'),
+                         self.attempts('status'))
 
 
 class TestApiVersion(base.FunctionalTestCase):
