@@ -252,28 +252,35 @@ class DeleteImage(osc_image.DeleteImage):
         entries = [firsts.setdefault(arg, _Target(i, arg))
                    for i, arg in enumerate(parsed_args.images)]
         targets = self._targets = list(firsts.values())
-        progress = _Progress(self.app.stderr, len(targets))
-        counts = dict.fromkeys(
-            (DELETED, FAILED, UNKNOWN, NOT_ATTEMPTED, DUPLICATE,
-             WOULD_DELETE, WOULD_REFUSE), 0)
         with _stop_on_signals(ims.cancel) as caught, \
                 self._runner(targets, parsed_args.workers) as finish:
             try:
-                for position, target in enumerate(entries):
-                    if target.index != position:
-                        LOG.warning(msg.GIVEN_TWICE % {
-                            'image': target.shown})
-                        continue
-                    finish(target)
-                    progress.clear()
-                    self._report(target)
-                    counts[target.outcome] += 1
-                    progress.show(counts)
+                counts = self._report_in_order(entries, finish, len(targets))
             finally:
-                progress.clear()
-                # A second Ctrl-C: let the workers end at once.
+                # Also after a second Ctrl-C: the workers end at once.
                 ims.cancel.set()
         return self._summary(counts, len(targets), caught)
+
+    def _report_in_order(self, entries, finish, total):
+        """Report each argument once it and all before it are done."""
+        progress = _Progress(self.app.stderr, total)
+        counts = dict.fromkeys(
+            (DELETED, FAILED, UNKNOWN, NOT_ATTEMPTED, DUPLICATE,
+             WOULD_DELETE, WOULD_REFUSE), 0)
+        try:
+            for position, target in enumerate(entries):
+                if target.index != position:
+                    progress.clear()
+                    LOG.warning(msg.GIVEN_TWICE % {'image': target.shown})
+                    continue
+                finish(target)
+                progress.clear()
+                self._report(target)
+                counts[target.outcome] += 1
+                progress.show(counts)
+        finally:
+            progress.clear()
+        return counts
 
     def _check_options(self, args):
         if args.delete_backup is None:
