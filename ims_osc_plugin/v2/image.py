@@ -296,7 +296,7 @@ class DeleteImage(osc_image.DeleteImage):
     @contextlib.contextmanager
     def _runner(self, targets, workers):
         """Yield ``finish(target)``: it returns once ``target`` is done."""
-        if workers <= 1 or len(targets) <= 1:
+        if workers <= 1:
             yield self._process
             return
         from concurrent import futures

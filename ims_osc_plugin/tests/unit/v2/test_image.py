@@ -767,6 +767,25 @@ class TestDeleteImageWorkers(TestDeleteImage):
 
     workers = 8
 
+    def test_deletes_run_in_parallel(self):
+        images = self.cloud.add(*[fakes.image('par%d' % i)
+                                  for i in range(16)])
+        # Each DELETE waits for 3 others to be in flight too: sequential
+        # deletes would break the barrier (a 10 s timeout) and fail.
+        barrier = threading.Barrier(4, timeout=10)
+        real_delete = self.ims.delete_image
+
+        def delete(image_id, **kwargs):
+            barrier.wait()
+            return real_delete(image_id, **kwargs)
+
+        with mock.patch.object(self.ims, 'delete_image', side_effect=delete):
+            self.assertIsNone(self.run_cmd([i['id'] for i in images]))
+        self.assertEqual({}, self.cloud.images)
+        self.assertEqual([i['id'] for i in images],
+                         [line.split("'")[1] for line in
+                          self.deleted_lines()])
+
 
 class TestHonestOutcomesWorkers(TestHonestOutcomes):
     workers = 8
