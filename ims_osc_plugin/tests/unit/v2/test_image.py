@@ -496,8 +496,8 @@ class TestHonestOutcomes(CommandTestCase):
     def test_lost_answer_and_no_retries_is_unknown(self):
         img = self.fail_delete('x', fakes.LOST)
         self.assertFails(
-            ['--retries', '0', 'x'], "Failed to delete 1 of 1 images. 1 of them may have been "
-            "deleted: check with 'openstack image show'.")
+            ['--retries', '0', 'x'], "Failed to delete 1 of 1 images. 1 of "
+            "them may have been deleted: check with 'openstack image show'.")
         [line] = self.lines()
         self.assertTrue(line.startswith(
             "Image 'x' may or may not have been deleted: "), line)
