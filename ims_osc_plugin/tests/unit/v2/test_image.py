@@ -727,14 +727,17 @@ class TestInterrupt(CommandTestCase):
              'attempted.'], self.lines())
 
 
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
 class TestProgress(CommandTestCase):
 
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
     def test_on_a_terminal(self):
-        self.app.stderr = self.Terminal()
+        self.app.stderr = Terminal()
         images = self.cloud.add(*[fakes.image('p%d' % i) for i in range(10)])
         self.run_cmd([i['id'] for i in images])
         shown = self.app.stderr.getvalue()
@@ -747,7 +750,7 @@ class TestProgress(CommandTestCase):
         images = self.cloud.add(*[fakes.image('p%d' % i) for i in range(12)])
         self.run_cmd([i['id'] for i in images[:10]])
         self.assertEqual('', self.app.stderr.getvalue())
-        self.app.stderr = self.Terminal()
+        self.app.stderr = Terminal()
         self.run_cmd([i['id'] for i in images[10:]])
         self.assertEqual('', self.app.stderr.getvalue())
 
@@ -909,10 +912,6 @@ class TestEdgeCases(CommandTestCase):
              'attempted.'], self.lines())
 
     def test_dry_run_interrupted_and_progress(self):
-        class Terminal(io.StringIO):
-            def isatty(self):
-                return True
-
         self.app.stderr = Terminal()
         images = self.cloud.add(*[fakes.image('d%d' % i) for i in range(12)])
         real = self.ims.find_image
