@@ -294,6 +294,33 @@ class ImageClient:
         """Build on an openstacksdk Connection (its image proxy)."""
         return cls(connection.image)
 
+    @classmethod
+    def from_cloud_region(cls, config, session=None):
+        """Build on a cloud's configuration, as openstacksdk would.
+
+        ``config`` is an openstacksdk ``CloudRegion`` (OSC's
+        ``client_manager.sdk_connection.config``): the image service's
+        region, interface, endpoint override and retry settings are read
+        with the getters openstacksdk's own proxy uses. Unlike
+        ``connection.image``, making this client sends no version
+        discovery request.
+        """
+        service = 'image'
+        kwargs = {
+            'service_type': config.get_service_type(service),
+            'service_name': config.get_service_name(service),
+            'interface': config.get_interface(service),
+            'region_name': config.get_region_name(service),
+            'endpoint_override': config.get_endpoint(service),
+        }
+        for setting in ('connect_retries', 'status_code_retries',
+                        'connect_retry_delay', 'status_code_retry_delay'):
+            # The *_retry_delay getters are newer than openstacksdk 0.101.
+            getter = getattr(config, 'get_' + setting, None)
+            if getter is not None:
+                kwargs[setting] = getter(service)
+        return cls.from_session(session or config.get_session(), **kwargs)
+
     @property
     def base_url(self):
         """The image API's ``.../v2`` URL, from the catalog or override.

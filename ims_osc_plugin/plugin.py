@@ -50,16 +50,19 @@ def check_api_version(check_version):
 
 
 def make_client(instance):
-    """Return the IMS image client on OSC's own image proxy.
+    """Return the IMS image client on OSC's session and cloud config.
 
-    The openstacksdk image proxy is a keystoneauth Adapter on OSC's session
-    with the version-discovered endpoint, so region, interface, TLS options,
-    timeouts and ``image_endpoint_override`` all carry over.
+    The client's Adapter takes the image service's region, interface,
+    ``image_endpoint_override`` and retry settings from the cloud's
+    configuration, as openstacksdk's image proxy does, and OSC's session
+    brings TLS options and timeouts. It is not the proxy itself: making the
+    proxy sends a version discovery request the IMS v2 URL does not need.
     """
     from ims_osc_plugin import client
 
-    LOG.debug('IMS client initialized on the image proxy')
-    return client.ImageClient(instance.sdk_connection.image)
+    LOG.debug('IMS client initialized on the image service configuration')
+    return client.ImageClient.from_cloud_region(
+        instance.sdk_connection.config, session=instance.session)
 
 
 def build_option_parser(parser):

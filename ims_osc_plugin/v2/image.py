@@ -147,18 +147,21 @@ def _stop_on_signals(cancel):
 class _Progress:
     """``done/total`` on one terminal line, erased before each result."""
 
-    def __init__(self, stream, total):
+    def __init__(self, stream, total, dry_run=False):
         isatty = getattr(stream, 'isatty', None)
         self.stream = stream
         self.total = total
+        self.dry_run = dry_run
         self.on = total >= PROGRESS_MIN_IMAGES and bool(isatty and isatty())
         self.drawn = False
 
     def show(self, counts):
         if self.on:
-            self.stream.write('\r' + msg.PROGRESS % {
+            template = (msg.PROGRESS_DRY_RUN if self.dry_run
+                        else msg.PROGRESS)
+            self.stream.write('\r' + template % {
                 'done': sum(counts.values()), 'total': self.total,
-                'deleted': counts[DELETED],
+                'deleted': counts[DELETED], 'would': counts[WOULD_DELETE],
                 'failed': counts[FAILED] + counts[UNKNOWN]} + '\x1b[K')
             self.stream.flush()
             self.drawn = True
@@ -233,8 +236,9 @@ class DeleteImage(osc_image.DeleteImage):
         ims = self.app.client_manager.ims
         # A new one per run: OSC's interactive shell reuses the client.
         ims.cancel = threading.Event()
-        if parsed_args.retries is not None:
-            ims.retries = parsed_args.retries
+        # None: the cloud's settings (also after a run with --retries in
+        # OSC's interactive shell).
+        ims.retries = parsed_args.retries
         if parsed_args.workers > 1:
             # Before the first request, so no connection is thrown away.
             ims.allow_concurrency(parsed_args.workers)
@@ -252,28 +256,35 @@ class DeleteImage(osc_image.DeleteImage):
         entries = [firsts.setdefault(arg, _Target(i, arg))
                    for i, arg in enumerate(parsed_args.images)]
         targets = self._targets = list(firsts.values())
-        progress = _Progress(self.app.stderr, len(targets))
-        counts = dict.fromkeys(
-            (DELETED, FAILED, UNKNOWN, NOT_ATTEMPTED, DUPLICATE,
-             WOULD_DELETE, WOULD_REFUSE), 0)
         with _stop_on_signals(ims.cancel) as caught, \
                 self._runner(targets, parsed_args.workers) as finish:
             try:
-                for position, target in enumerate(entries):
-                    if target.index != position:
-                        LOG.warning(msg.GIVEN_TWICE % {
-                            'image': target.shown})
-                        continue
-                    finish(target)
-                    progress.clear()
-                    self._report(target)
-                    counts[target.outcome] += 1
-                    progress.show(counts)
+                counts = self._report_in_order(entries, finish, len(targets))
             finally:
-                progress.clear()
-                # A second Ctrl-C: let the workers end at once.
+                # Also after a second Ctrl-C: the workers end at once.
                 ims.cancel.set()
         return self._summary(counts, len(targets), caught)
+
+    def _report_in_order(self, entries, finish, total):
+        """Report each argument once it and all before it are done."""
+        progress = _Progress(self.app.stderr, total, self._args.dry_run)
+        counts = dict.fromkeys(
+            (DELETED, FAILED, UNKNOWN, NOT_ATTEMPTED, DUPLICATE,
+             WOULD_DELETE, WOULD_REFUSE), 0)
+        try:
+            for position, target in enumerate(entries):
+                if target.index != position:
+                    progress.clear()
+                    LOG.warning(msg.GIVEN_TWICE % {'image': target.shown})
+                    continue
+                finish(target)
+                progress.clear()
+                self._report(target)
+                counts[target.outcome] += 1
+                progress.show(counts)
+        finally:
+            progress.clear()
+        return counts
 
     def _check_options(self, args):
         if args.delete_backup is None:
@@ -289,15 +300,20 @@ class DeleteImage(osc_image.DeleteImage):
     @contextlib.contextmanager
     def _runner(self, targets, workers):
         """Yield ``finish(target)``: it returns once ``target`` is done."""
-        if workers <= 1 or len(targets) <= 1:
+        if workers <= 1:
             yield self._process
             return
         from concurrent import futures
 
-        with futures.ThreadPoolExecutor(min(workers, len(targets))) as pool:
-            running = {t.index: pool.submit(self._process, t)
-                       for t in targets}
+        pool = futures.ThreadPoolExecutor(min(workers, len(targets)))
+        running = {t.index: pool.submit(self._process, t) for t in targets}
+        try:
             yield lambda target: running[target.index].result()
+        except BaseException:
+            # A second Ctrl-C: do not wait here for what is in flight.
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown()
 
     def _process(self, target):
         """Resolve, then delete (or judge, with --dry-run), one image."""
@@ -370,6 +386,10 @@ class DeleteImage(osc_image.DeleteImage):
             # No image has this ID: perhaps one has it as its name.
             try:
                 target.image = ims.find_image_by_name(target.arg)
+            except client.Interrupted:
+                target.outcome = FAILED
+                target.detail = msg.ID_NOT_FOUND_INTERRUPTED
+                return
             except Exception as e:
                 self._log_unexpected(target, e)
                 return target.lookup_failed(e)
@@ -378,10 +398,13 @@ class DeleteImage(osc_image.DeleteImage):
             ims.delete_image(target.image_id, delete_backup=args.delete_backup,
                              store=args.store)
         except ks_exceptions.NotFound as e:
-            if args.store is None and judge_failed_delete(e) == DELETED:
+            outcome = judge_failed_delete(e)
+            if args.store is None and outcome == DELETED:
                 return self._deleted(target, gone_on_retry=True)
-            # Not found (in that store): nothing was deleted by us.
-            target.error, target.outcome = e, FAILED
+            # Not in that store: gone from it by an earlier try of ours, or
+            # never there, is more than a 404 tells.
+            target.error = e
+            target.outcome = UNKNOWN if outcome == DELETED else FAILED
             if args.delete_backup and target.backup:
                 target.detail = msg.GONE_BACKUP_KEPT % {
                     'error': msg.explain(e), 'backup': target.backup}
@@ -478,6 +501,11 @@ class DeleteImage(osc_image.DeleteImage):
         """
         failed = counts[FAILED] + counts[UNKNOWN]
         total -= counts[DUPLICATE]
+        if caught and self._args.dry_run:
+            LOG.error(msg.DRY_RUN_INTERRUPTED % {
+                'signal': signal.Signals(caught[0]).name,
+                'done': total - counts[NOT_ATTEMPTED], 'total': total})
+            return 128 + caught[0]
         if caught:
             LOG.error(msg.SUMMARY_INTERRUPTED % {
                 'signal': signal.Signals(caught[0]).name,

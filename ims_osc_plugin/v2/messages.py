@@ -73,6 +73,9 @@ REDIRECTED = ' (to %(location)s)'
 INTERRUPTED_RETRY = '%(error)s (not retried: interrupted)'
 ANSWER_LOST = ('%(error)s; an earlier try may have reached the service '
                'before its answer was lost')
+ID_NOT_FOUND_INTERRUPTED = ('no image has this ID, and the command was '
+                            'interrupted before looking for an image of '
+                            'this name')
 INTERRUPTED_LOST = ('a try may have reached the service before its answer '
                     'was lost, and the command was interrupted before '
                     'retrying')
@@ -99,12 +102,16 @@ REFUSE_OWNER = ('it belongs to project %(owner)s, not to your project '
                 '%(project)s')
 DRY_RUN_SUMMARY = ('Dry run: would delete %(images)s and %(backups)s; '
                    'nothing was deleted.')
+DRY_RUN_INTERRUPTED = ('Interrupted by %(signal)s: dry run of %(done)s of '
+                       '%(total)s images; nothing was deleted.')
 DRY_RUN_UNRESOLVED = ('Dry run: %(failed)s of %(total)s images could not be '
                       'resolved.')
 
 # On a terminal, redrawn in place as images are done.
 PROGRESS = ('Deleting images: %(done)d/%(total)d done, %(deleted)d deleted, '
             '%(failed)d failed')
+PROGRESS_DRY_RUN = ('Dry run: %(done)d/%(total)d done, %(would)d would be '
+                    'deleted, %(failed)d failed')
 
 # Refusals before any request.
 STORE_WITH_FLAG = ('--store cannot be combined with %(flags)s: IMS deletes '

@@ -119,11 +119,33 @@ class TestPluginModule(testtools.TestCase):
             self.assertIn('IMS API version %s is not supported' % bad,
                           str(e))
 
-    def test_make_client_uses_osc_image_proxy(self):
-        instance = mock.Mock()
-        ims = plugin.make_client(instance)
+    def make_client(self, **config):
+        from openstack.config import cloud_region
+
+        instance = mock.Mock(spec=['sdk_connection', 'session'])
+        instance.sdk_connection.config = cloud_region.CloudRegion(
+            name='c', region_name='region-1', config=dict(config))
+        instance.session = fakes.token_session()
+        return plugin.make_client(instance)
+
+    def test_make_client_reads_the_cloud_config(self):
+        ims = self.make_client(
+            interface='internal', image_endpoint_override='https://o.test',
+            image_status_code_retries=1, connect_retries=2)
         self.assertIsInstance(ims, client.ImageClient)
-        self.assertIs(instance.sdk_connection.image, ims._adapter)
+        adapter = ims._adapter
+        self.assertEqual(
+            ('image', 'internal', 'region-1', 'https://o.test', 2, 1),
+            (adapter.service_type, adapter.interface, adapter.region_name,
+             adapter.endpoint_override, adapter.connect_retries,
+             adapter.status_code_retries))
+        self.assertEqual('https://o.test/v2', ims.base_url)
+
+    def test_make_client_without_settings(self):
+        adapter = self.make_client()._adapter
+        self.assertEqual((None, None, None),
+                         (adapter.endpoint_override, adapter.connect_retries,
+                          adapter.status_code_retries))
 
     def test_import_is_cheap(self):
         # OSC imports the plugin and command modules on every run: they
@@ -142,11 +164,18 @@ class TestPluginModule(testtools.TestCase):
                               if not m.startswith('ims_osc_plugin')])
 
 
+def entry_points(group):
+    """The entry points in ``group``, on Python 3.9 as on 3.10+."""
+    found = importlib.metadata.entry_points()
+    if hasattr(found, 'select'):
+        return list(found.select(group=group))
+    return list(found.get(group, ()))
+
+
 class TestEntryPoints(testtools.TestCase):
 
     def entry_point(self, group, name):
-        [ep] = [e for e in importlib.metadata.entry_points(group=group)
-                if e.name == name]
+        [ep] = [e for e in entry_points(group) if e.name == name]
         return ep
 
     def test_registered(self):
@@ -156,7 +185,7 @@ class TestEntryPoints(testtools.TestCase):
             'openstack.ims.v2', 'image_delete').load())
 
     def test_not_in_core_group(self):
-        eps = importlib.metadata.entry_points(group='openstack.image.v2')
+        eps = entry_points('openstack.image.v2')
         self.assertFalse([e for e in eps if e.value.startswith(
             'ims_osc_plugin')])
 
@@ -214,6 +243,10 @@ class TestShell(testtools.TestCase):
         self.assertEqual({'delete_backup': True}, request.json())
         self.assertEqual('', self.stdout.getvalue())
         self.assertEqual('', self.stderr.getvalue())
+        # No version discovery of the image service: core would GET its
+        # root before the first image request.
+        self.assertEqual([], [r.url for r in self.requests.request_history
+                              if r.url.rstrip('/') == fakes.IMAGE_URL])
 
     def test_failure_output(self):
         self.cloud.add(fakes.image('a'))

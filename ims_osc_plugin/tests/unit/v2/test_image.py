@@ -494,11 +494,10 @@ class TestHonestOutcomes(CommandTestCase):
         self.assertIn(img['id'], self.cloud.images)
 
     def test_lost_answer_and_no_retries_is_unknown(self):
-        self.ims.retries = 0
         img = self.fail_delete('x', fakes.LOST)
         self.assertFails(
-            ['x'], "Failed to delete 1 of 1 images. 1 of them may have been "
-            "deleted: check with 'openstack image show'.")
+            ['--retries', '0', 'x'], "Failed to delete 1 of 1 images. 1 of "
+            "them may have been deleted: check with 'openstack image show'.")
         [line] = self.lines()
         self.assertTrue(line.startswith(
             "Image 'x' may or may not have been deleted: "), line)
@@ -517,15 +516,6 @@ class TestHonestOutcomes(CommandTestCase):
              "try may have reached the service before its answer was lost"],
             self.lines())
         self.assertIn(img['id'], self.cloud.images)
-
-    def test_store_404_after_lost_answer_is_a_failure(self):
-        img = self.cloud.add(fakes.image('s'))
-        self.requests.delete(
-            fakes.IMAGE_URL_V2 + '/stores/fast/' + img['id'],
-            [{'exc': fakes.dropped_connection()},
-             {'status_code': 404, 'json': {'message': 'not in store'}}])
-        self.assertFails(['--store', 'fast', 's'],
-                         'Failed to delete 1 of 1 images.')
 
 
 class TestRetrySettings(CommandTestCase):
@@ -737,14 +727,17 @@ class TestInterrupt(CommandTestCase):
              'attempted.'], self.lines())
 
 
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self):
+        return True
+
+
 class TestProgress(CommandTestCase):
 
-    class Terminal(io.StringIO):
-        def isatty(self):
-            return True
-
     def test_on_a_terminal(self):
-        self.app.stderr = self.Terminal()
+        self.app.stderr = Terminal()
         images = self.cloud.add(*[fakes.image('p%d' % i) for i in range(10)])
         self.run_cmd([i['id'] for i in images])
         shown = self.app.stderr.getvalue()
@@ -757,7 +750,7 @@ class TestProgress(CommandTestCase):
         images = self.cloud.add(*[fakes.image('p%d' % i) for i in range(12)])
         self.run_cmd([i['id'] for i in images[:10]])
         self.assertEqual('', self.app.stderr.getvalue())
-        self.app.stderr = self.Terminal()
+        self.app.stderr = Terminal()
         self.run_cmd([i['id'] for i in images[10:]])
         self.assertEqual('', self.app.stderr.getvalue())
 
@@ -766,6 +759,25 @@ class TestDeleteImageWorkers(TestDeleteImage):
     """Everything above with many workers, on many images at once."""
 
     workers = 8
+
+    def test_deletes_run_in_parallel(self):
+        images = self.cloud.add(*[fakes.image('par%d' % i)
+                                  for i in range(16)])
+        # Each DELETE waits for 3 others to be in flight too: sequential
+        # deletes would break the barrier (a 10 s timeout) and fail.
+        barrier = threading.Barrier(4, timeout=10)
+        real_delete = self.ims.delete_image
+
+        def delete(image_id, **kwargs):
+            barrier.wait()
+            return real_delete(image_id, **kwargs)
+
+        with mock.patch.object(self.ims, 'delete_image', side_effect=delete):
+            self.assertIsNone(self.run_cmd([i['id'] for i in images]))
+        self.assertEqual({}, self.cloud.images)
+        self.assertEqual([i['id'] for i in images],
+                         [line.split("'")[1] for line in
+                          self.deleted_lines()])
 
 
 class TestHonestOutcomesWorkers(TestHonestOutcomes):
@@ -854,3 +866,69 @@ class TestMessagesDocumented(testtools.TestCase):
             if meaning not in text:
                 missing.append('status meaning %r' % meaning)
         self.assertEqual([], missing)
+
+
+class TestEdgeCases(CommandTestCase):
+
+    def test_retries_reset_between_runs(self):
+        # OSC's interactive shell reuses the client: --retries of one
+        # command must not stick to the next.
+        self.ims._adapter.status_code_retries = 1
+        img = self.fail_delete('x', *[(503, '')] * 20)
+        self.assertFails(['--retries', '0', 'x'],
+                         'Failed to delete 1 of 1 images.')
+        self.assertEqual(1, len(self.deletes()))
+        self.assertFails([img['id']], 'Failed to delete 1 of 1 images.')
+        self.assertEqual(1 + 2, len(self.deletes()))
+
+    def test_store_404_after_lost_answer_is_unknown(self):
+        img = self.cloud.add(fakes.image('s'))
+        self.requests.delete(
+            fakes.IMAGE_URL_V2 + '/stores/fast/' + img['id'],
+            [{'exc': fakes.dropped_connection()},
+             {'status_code': 404, 'json': {'message': 'not in store'}}])
+        self.assertFails(['--store', 'fast', 's'],
+                         "Failed to delete 1 of 1 images. 1 of them may "
+                         "have been deleted: check with 'openstack image "
+                         "show'.")
+
+    def test_interrupted_between_delete_and_name_lookup(self):
+        missing = '00000000-0000-4000-8000-000000000005'
+        real = self.ims.find_image_by_name
+
+        def find(name):
+            os.kill(os.getpid(), signal.SIGINT)
+            self.assertTrue(self.ims.cancel.wait(10))
+            return real(name)
+
+        with mock.patch.object(self.ims, 'find_image_by_name',
+                               side_effect=find):
+            self.assertEqual(130, self.run_cmd([missing]))
+        self.assertEqual(
+            ["Failed to delete image '%s': no image has this ID, and the "
+             "command was interrupted before looking for an image of this "
+             "name" % missing,
+             'Interrupted by SIGINT: deleted 0 of 1 images, 1 failed, 0 not '
+             'attempted.'], self.lines())
+
+    def test_dry_run_interrupted_and_progress(self):
+        self.app.stderr = Terminal()
+        images = self.cloud.add(*[fakes.image('d%d' % i) for i in range(12)])
+        real = self.ims.find_image
+        looked_up = []
+
+        def find(name):
+            looked_up.append(name)
+            if len(looked_up) == 11:
+                os.kill(os.getpid(), signal.SIGINT)
+                self.assertTrue(self.ims.cancel.wait(10))
+            return real(name)
+
+        with mock.patch.object(self.ims, 'find_image', side_effect=find):
+            self.assertEqual(130, self.run_cmd(
+                ['--dry-run'] + [i['name'] for i in images]))
+        self.assertIn('Dry run: 10/12 done, 10 would be deleted, 0 failed',
+                      self.app.stderr.getvalue())
+        self.assertEqual('Interrupted by SIGINT: dry run of 10 of 12 images; '
+                         'nothing was deleted.', self.lines()[-1])
+        self.assertEqual([], self.deletes())
