@@ -116,6 +116,7 @@ class TestInterrupt(base.FunctionalTestCase):
                                     '--delete-backup', *names)
         self.wait_for('DELETE number 3', lambda: len(self.deletes(
             since)) >= 3 or proc.poll() is not None, timeout=120)
+        self.assertIsNone(proc.poll(), 'the run ended before the signal')
         at_signal = self.state.last_seq()
         os.kill(proc.pid, signal.SIGINT)
         stdout, stderr = proc.communicate(timeout=120)
