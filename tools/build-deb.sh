@@ -109,21 +109,9 @@ if [ $functional = yes ]; then
     step 'functional smoke: /usr/bin/openstack against Keystone and Glance'
     export IMS_FUNCTIONAL_SERVERS_VENV=${IMS_FUNCTIONAL_SERVERS_VENV:-$src/.tox/functional-servers}
     # The harness (stdlib only) runs from the build tree with Debian's
-    # Python; the command is a small shell script, the openstack it calls
-    # is Debian's with the package just installed.
+    # Python; tools/deb-smoke.sh calls Debian's openstack.
     (cd "$tree" && /usr/bin/python3 -m ims_osc_plugin.tests.functional.stack \
-        -- /bin/sh -ec '
-        export OS_CLIENT_CONFIG_FILE=$(/usr/bin/python3 -c "import json, os; print(json.load(open(os.environ[\"IMS_FUNCTIONAL_STACK\"]))[\"clouds_yaml\"])")
-        export OS_CLOUD=demo
-        id=$(/usr/bin/openstack image create --private -f value -c id ims-deb-smoke)
-        echo "created image $id"
-        /usr/bin/openstack image delete --delete-backup "$id"
-        if /usr/bin/openstack image show "$id" >/dev/null 2>&1; then
-            echo "image $id still exists after image delete --delete-backup" >&2
-            exit 1
-        fi
-        echo "deleted image $id with /usr/bin/openstack image delete --delete-backup"
-    ')
+        -- /bin/sh tools/deb-smoke.sh)
 fi
 
 step "done in $(( $(date +%s) - started )) s: $deb ($(stat -c %s "$deb") bytes)"
