@@ -14,7 +14,9 @@
 #   5. apt-get installs the .deb beside Debian's python3-openstackclient;
 #   6. Debian's /usr/bin/openstack must show the plugin's options in
 #      "image delete --help";
-#   7. with --functional: /usr/bin/openstack creates an image on the
+#   7. the documentation, and the release notes (from a git clone), build
+#      with Debian's Sphinx 5.3 and reno 2.11.2, warnings as errors;
+#   8. with --functional: /usr/bin/openstack creates an image on the
 #      functional test stack (real Keystone and Glance with the IMS layer
 #      on 127.0.0.1, see ims_osc_plugin/tests/functional/stack.py) and
 #      deletes it with "image delete --delete-backup".
@@ -61,7 +63,7 @@ started=$(date +%s)
 step 'apt-get update and the build dependencies'
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-    build-essential dpkg-dev lintian python3-venv >/dev/null
+    build-essential dpkg-dev lintian python3-venv python3-reno git >/dev/null
 apt-get build-dep -y -qq "$src" >/dev/null
 
 work=$(mktemp -d /tmp/ims-osc-plugin-deb.XXXXXX)
@@ -104,6 +106,17 @@ for option in --delete-backup --no-delete-backup; do
     fi
 done
 echo "$help" | head -5
+
+step "docs and release notes with Debian's Sphinx and reno (doc/requirements.txt's floors)"
+# The installed package provides the entry points and the version. The
+# release notes need the git history, so they build only from a clone.
+(cd "$tree" && python3 -m sphinx -q -W --keep-going -b html \
+    -d "$work/doctrees" doc/source "$work/html")
+if git -C "$src" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    python3 -m sphinx -q -W --keep-going -b html -d "$work/rn-doctrees" \
+        "$src/releasenotes/source" "$work/releasenotes"
+fi
+dpkg-query -W -f '${Package} ${Version}\n' python3-sphinx python3-reno
 
 if [ $functional = yes ]; then
     step 'functional smoke: /usr/bin/openstack against Keystone and Glance'
