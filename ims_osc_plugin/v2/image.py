@@ -86,6 +86,14 @@ def _count(low, high):
     return parse
 
 
+def _same_argument(arg):
+    """Arguments with the same key name the same image without a lookup.
+
+    IDs are compared without case, as the image service matches them.
+    """
+    return arg.lower() if client.is_image_id(arg) else arg
+
+
 class _Target:
     """One image argument on its way through resolve, delete and report."""
 
@@ -227,7 +235,8 @@ class DeleteImage(osc_image.DeleteImage):
                  'delays, after a connection failure, a timeout or a '
                  '429/502/503/504 answer (0-10). Default: the cloud\'s '
                  'image_connect_retries and image_status_code_retries, '
-                 'else %d.' % client.DEFAULT_RETRIES,
+                 'as core OSC uses them (openstacksdk\'s defaults '
+                 'included), else %d.' % client.DEFAULT_RETRIES,
         )
         return parser
 
@@ -253,7 +262,8 @@ class DeleteImage(osc_image.DeleteImage):
         self._args = parsed_args
         self._project_id = ims.project_id if parsed_args.dry_run else None
         firsts = {}
-        entries = [firsts.setdefault(arg, _Target(i, arg))
+        entries = [(arg, firsts.setdefault(_same_argument(arg),
+                                           _Target(i, arg)))
                    for i, arg in enumerate(parsed_args.images)]
         targets = self._targets = list(firsts.values())
         with _stop_on_signals(ims.cancel) as caught, \
@@ -272,10 +282,15 @@ class DeleteImage(osc_image.DeleteImage):
             (DELETED, FAILED, UNKNOWN, NOT_ATTEMPTED, DUPLICATE,
              WOULD_DELETE, WOULD_REFUSE), 0)
         try:
-            for position, target in enumerate(entries):
+            for position, (arg, target) in enumerate(entries):
                 if target.index != position:
                     progress.clear()
-                    LOG.warning(msg.GIVEN_TWICE % {'image': target.shown})
+                    if arg == target.arg:
+                        LOG.warning(msg.GIVEN_TWICE % {'image': target.shown})
+                    else:
+                        LOG.warning(msg.SAME_IMAGE % {
+                            'image': msg.printable(arg),
+                            'first': target.shown})
                     continue
                 finish(target)
                 progress.clear()
@@ -299,14 +314,29 @@ class DeleteImage(osc_image.DeleteImage):
 
     @contextlib.contextmanager
     def _runner(self, targets, workers):
-        """Yield ``finish(target)``: it returns once ``target`` is done."""
+        """Yield ``finish(target)``: it returns once ``target`` is done.
+
+        Every argument is looked up before the first image is deleted, so
+        that a name given after the ID of the same image still finds it
+        (and it is deleted once). With workers the lookups are queued
+        first, so a delete waiting for them never holds up one of them.
+        """
         if workers <= 1:
-            yield self._process
+            def finish(target):
+                for each in targets:
+                    if not each.resolved.is_set():
+                        self._resolve_one(each)
+                self._delete_one(target)
+
+            yield finish
             return
         from concurrent import futures
 
         pool = futures.ThreadPoolExecutor(min(workers, len(targets)))
-        running = {t.index: pool.submit(self._process, t) for t in targets}
+        for target in targets:
+            pool.submit(self._resolve_one, target)
+        running = {t.index: pool.submit(self._delete_one, t)
+                   for t in targets}
         try:
             yield lambda target: running[target.index].result()
         except BaseException:
@@ -315,8 +345,8 @@ class DeleteImage(osc_image.DeleteImage):
             raise
         pool.shutdown()
 
-    def _process(self, target):
-        """Resolve, then delete (or judge, with --dry-run), one image."""
+    def _resolve_one(self, target):
+        """Look one argument up (unless its DELETE will tell)."""
         try:
             self._resolve(target)
         except Exception as e:
@@ -324,6 +354,11 @@ class DeleteImage(osc_image.DeleteImage):
             target.lookup_failed(e)
         finally:
             target.resolved.set()
+
+    def _delete_one(self, target):
+        """Delete (or judge, with --dry-run) one looked-up image."""
+        for each in self._targets:
+            each.resolved.wait()
         if target.outcome is not None:
             return
         target.same_as = self._earlier_same(target)
@@ -362,14 +397,12 @@ class DeleteImage(osc_image.DeleteImage):
     def _earlier_same(self, target):
         """An earlier argument resolved to the same image, if any.
 
-        Waits for the earlier arguments' lookups (not their deletes), so
-        the first argument naming an image is the one that deletes it.
+        The first argument naming an image is the one that deletes it.
         """
         key = target.image_id.lower()
         for earlier in self._targets:
             if earlier.index >= target.index:
                 break
-            earlier.resolved.wait()
             if earlier.image_id and earlier.image_id.lower() == key:
                 return earlier
         return None

@@ -825,15 +825,15 @@ class TestInterruptWorkers(TestInterrupt):
 
         client.ImageClient._wait.side_effect = wait
         later = self.cloud.add(fakes.image('y'))
-        real_find = self.ims.find_image
+        real_delete = self.ims.delete_image
 
-        def find(name):
-            if name == 'y':
-                # y's lookup ends after the signal: its DELETE is not sent.
+        def delete(image_id, **kwargs):
+            if image_id == later['id']:
+                # y's turn comes after the signal: its DELETE is not sent.
                 self.assertTrue(gate.wait(10))
-            return real_find(name)
+            return real_delete(image_id, **kwargs)
 
-        with mock.patch.object(self.ims, 'find_image', side_effect=find):
+        with mock.patch.object(self.ims, 'delete_image', side_effect=delete):
             self.assertEqual(143, self.run_cmd(['x', 'y']))
         self.assertIn(later['id'], self.cloud.images)
         self.assertEqual(
@@ -932,3 +932,22 @@ class TestEdgeCases(CommandTestCase):
         self.assertEqual('Interrupted by SIGINT: dry run of 10 of 12 images; '
                          'nothing was deleted.', self.lines()[-1])
         self.assertEqual([], self.deletes())
+
+    def test_name_after_id_of_the_same_image(self):
+        # The name is looked up before the ID's image is deleted.
+        img = self.cloud.add(fakes.image('same', whole=True, backup='bk'))
+        for flags in ([], ['--delete-backup']):
+            self.cloud.add(img)
+            self.assertIsNone(self.run_cmd(flags + [img['id'], 'same']))
+            self.assertEqual([img['id']], [d[0] for d in self.deletes()][-1:])
+        self.assertEqual(2, len(self.deletes()))
+
+    def test_id_case_is_one_image_in_dry_run_and_real_run(self):
+        img = self.cloud.add(fakes.image('x'))
+        arglist = [img['id'], img['id'].upper()]
+        self.assertIsNone(self.run_cmd(['--dry-run'] + arglist))
+        self.assertIsNone(self.run_cmd(arglist))
+        same = ("Image '%s' is the same image as '%s': handled once"
+                % (img['id'].upper(), img['id']))
+        self.assertEqual([same, same], self.lines('WARNING'))
+        self.assertEqual(1, len(self.deletes()))
