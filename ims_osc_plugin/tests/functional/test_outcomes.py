@@ -39,6 +39,19 @@ def backup_id():
     return 'backup-' + uuid.uuid4().hex[:12]
 
 
+def full_ecs_image(test, fault=None):
+    """A new full-ECS image: its name, ID and backup.
+
+    Its first DELETE gets ``fault``, if one is given.
+    """
+    backup = backup_id()
+    name = test.unique_name()
+    image = test.create_image(name, backup=backup)
+    if fault:
+        test.state.set_fault(image, fault, count=1)
+    return name, image, backup
+
+
 class TestNotFoundAfterRetry(base.FunctionalTestCase):
 
     def statuses(self, since, image_id):
@@ -92,10 +105,7 @@ class TestNotFoundAfterRetry(base.FunctionalTestCase):
         self.assertGone(image)
 
     def test_lost_answer_with_delete_backup(self):
-        backup = backup_id()
-        name = self.unique_name()
-        image = self.create_image(name, backup=backup)
-        self.state.set_fault(image, 'lost', count=1)
+        name, image, backup = full_ecs_image(self, 'lost')
         since = self.state.last_seq()
 
         result = self.openstack('-v', 'image', 'delete', '--delete-backup',
@@ -117,10 +127,7 @@ class TestNotFoundAfterRetry(base.FunctionalTestCase):
         # Found by the lookup, deleted by someone else (without its
         # backup) before our first DELETE arrived: not "deleted with its
         # backup", and the user is told which backup is left.
-        backup = backup_id()
-        name = self.unique_name()
-        image = self.create_image(name, backup=backup)
-        self.state.set_fault(image, 'vanish', count=1)
+        name, image, backup = full_ecs_image(self, 'vanish')
         since = self.state.last_seq()
 
         result = self.openstack('-v', 'image', 'delete', '--delete-backup',
@@ -226,9 +233,7 @@ class TestDiscoveryNotRequired(base.FunctionalTestCase):
             self.setup_requests(since))))
 
     def test_delete_backup_by_name_without_version_document(self):
-        backup = backup_id()
-        name = self.unique_name()
-        image = self.create_image(name, backup=backup)
+        name, image, backup = full_ecs_image(self)
 
         result = self.openstack('-v', 'image', 'delete', '--delete-backup',
                                 name)
