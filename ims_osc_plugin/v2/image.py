@@ -29,6 +29,7 @@ from osc_lib import exceptions
 
 from ims_osc_plugin import client
 from ims_osc_plugin.v2 import messages as msg
+from ims_osc_plugin.v2 import terminal
 
 LOG = logging.getLogger(__name__)
 
@@ -125,62 +126,6 @@ class _Target:
                         else FAILED)
 
 
-@contextlib.contextmanager
-def _stop_on_signals(cancel):
-    """Turn the first SIGINT or SIGTERM into ``cancel`` being set.
-
-    Requests already sent finish; nothing new is sent. A second signal acts
-    as it would have without this (SIGINT raises KeyboardInterrupt).
-    """
-    caught = []
-    if threading.current_thread() is not threading.main_thread():
-        yield caught
-        return
-    previous = {}
-
-    def handler(signum, frame):
-        caught.append(signum)
-        cancel.set()
-        signal.signal(signum, previous[signum])
-
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, handler)
-    try:
-        yield caught
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
-
-class _Progress:
-    """``done/total`` on one terminal line, erased before each result."""
-
-    def __init__(self, stream, total, dry_run=False):
-        isatty = getattr(stream, 'isatty', None)
-        self.stream = stream
-        self.total = total
-        self.dry_run = dry_run
-        self.on = total >= PROGRESS_MIN_IMAGES and bool(isatty and isatty())
-        self.drawn = False
-
-    def show(self, counts):
-        if self.on:
-            template = (msg.PROGRESS_DRY_RUN if self.dry_run
-                        else msg.PROGRESS)
-            self.stream.write('\r' + template % {
-                'done': sum(counts.values()), 'total': self.total,
-                'deleted': counts[DELETED], 'would': counts[WOULD_DELETE],
-                'failed': counts[FAILED] + counts[UNKNOWN]} + '\x1b[K')
-            self.stream.flush()
-            self.drawn = True
-
-    def clear(self):
-        if self.drawn:
-            self.stream.write('\r\x1b[K')
-            self.stream.flush()
-            self.drawn = False
-
-
 class DeleteImage(osc_image.DeleteImage):
     _description = 'Delete image(s), optionally with their IMS backups'
 
@@ -266,7 +211,7 @@ class DeleteImage(osc_image.DeleteImage):
                                            _Target(i, arg)))
                    for i, arg in enumerate(parsed_args.images)]
         targets = self._targets = list(firsts.values())
-        with _stop_on_signals(ims.cancel) as caught, \
+        with terminal.stop_on_signals(ims.cancel) as caught, \
                 self._runner(targets, parsed_args.workers) as finish:
             try:
                 counts = self._report_in_order(entries, finish, len(targets))
@@ -277,7 +222,10 @@ class DeleteImage(osc_image.DeleteImage):
 
     def _report_in_order(self, entries, finish, total):
         """Report each argument once it and all before it are done."""
-        progress = _Progress(self.app.stderr, total, self._args.dry_run)
+        progress = terminal.ProgressLine(self.app.stderr,
+                                         total >= PROGRESS_MIN_IMAGES)
+        template = (msg.PROGRESS_DRY_RUN if self._args.dry_run
+                    else msg.PROGRESS)
         counts = dict.fromkeys(
             (DELETED, FAILED, UNKNOWN, NOT_ATTEMPTED, DUPLICATE,
              WOULD_DELETE, WOULD_REFUSE), 0)
@@ -296,7 +244,10 @@ class DeleteImage(osc_image.DeleteImage):
                 progress.clear()
                 self._report(target)
                 counts[target.outcome] += 1
-                progress.show(counts)
+                progress.show(template % {
+                    'done': sum(counts.values()), 'total': total,
+                    'deleted': counts[DELETED], 'would': counts[WOULD_DELETE],
+                    'failed': counts[FAILED] + counts[UNKNOWN]})
         finally:
             progress.clear()
         return counts
