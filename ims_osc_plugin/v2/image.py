@@ -12,9 +12,9 @@
 
 """``openstack image delete`` with IMS's ``delete_backup``.
 
-Each image argument goes through resolve -> delete -> report, in its own
-thread with ``--workers``, and is reported in argument order as soon as it
-and every argument before it are done.
+Every image argument is looked up first, then deleted (or judged, with
+``--dry-run``) and reported: in argument order, each as soon as it and
+every argument before it are done; with ``--workers`` on a thread pool.
 """
 
 import argparse
@@ -64,7 +64,7 @@ def judge_failed_delete(error):
             return NOT_ATTEMPTED
         return UNKNOWN if any(a.may_have_reached for a in attempts) else (
             FAILED)
-    earlier = any(a.may_have_reached for a in attempts[:-1])
+    earlier = client.earlier_attempt_may_have_acted(error)
     if isinstance(error, ks_exceptions.NotFound):
         return DELETED if earlier else FAILED
     last = attempts[-1] if attempts else None
@@ -104,7 +104,6 @@ class _Target:
         self.shown = msg.printable(arg)
         self.image = None        # the image document, when looked up
         self.image_id = None
-        self.resolved = threading.Event()
         self.same_as = None      # an earlier target naming the same image
         self.outcome = None
         self.error = None
@@ -211,6 +210,10 @@ class DeleteImage(osc_image.DeleteImage):
                                            _Target(i, arg)))
                    for i, arg in enumerate(parsed_args.images)]
         targets = self._targets = list(firsts.values())
+        self._unresolved = len(targets)
+        self._lock = threading.Lock()
+        self._all_resolved = threading.Event()
+        self._first_by_id = {}
         with terminal.stop_on_signals(ims.cancel) as caught, \
                 self._runner(targets, parsed_args.workers) as finish:
             try:
@@ -274,8 +277,8 @@ class DeleteImage(osc_image.DeleteImage):
         """
         if workers <= 1:
             def finish(target):
-                for each in targets:
-                    if not each.resolved.is_set():
+                if not self._all_resolved.is_set():
+                    for each in targets:
                         self._resolve_one(each)
                 self._delete_one(target)
 
@@ -304,16 +307,27 @@ class DeleteImage(osc_image.DeleteImage):
             self._log_unexpected(target, e)
             target.lookup_failed(e)
         finally:
-            target.resolved.set()
+            with self._lock:
+                self._unresolved -= 1
+                if not self._unresolved:
+                    self._index_images()
+                    self._all_resolved.set()
+
+    def _index_images(self):
+        """Once all are looked up: the first argument naming each image."""
+        for target in self._targets:
+            if target.image_id:
+                self._first_by_id.setdefault(target.image_id.lower(), target)
 
     def _delete_one(self, target):
         """Delete (or judge, with --dry-run) one looked-up image."""
-        for each in self._targets:
-            each.resolved.wait()
+        self._all_resolved.wait()
         if target.outcome is not None:
             return
-        target.same_as = self._earlier_same(target)
-        if target.same_as is not None:
+        # The first argument naming an image is the one that deletes it.
+        first = self._first_by_id[target.image_id.lower()]
+        if first is not target:
+            target.same_as = first
             target.outcome = DUPLICATE
             return
         try:
@@ -344,19 +358,6 @@ class DeleteImage(osc_image.DeleteImage):
         else:
             target.image = self._ims.find_image(target.arg)
             target.image_id = target.image['id']
-
-    def _earlier_same(self, target):
-        """An earlier argument resolved to the same image, if any.
-
-        The first argument naming an image is the one that deletes it.
-        """
-        key = target.image_id.lower()
-        for earlier in self._targets:
-            if earlier.index >= target.index:
-                break
-            if earlier.image_id and earlier.image_id.lower() == key:
-                return earlier
-        return None
 
     def _delete(self, target):
         ims, args = self._ims, self._args
