@@ -291,8 +291,8 @@ class ImageClient:
 
     @classmethod
     def from_connection(cls, connection):
-        """Build on an openstacksdk Connection (its image proxy)."""
-        return cls(connection.image)
+        """Build on an openstacksdk Connection's cloud configuration."""
+        return cls.from_cloud_region(connection.config)
 
     @classmethod
     def from_cloud_region(cls, config, session=None):

@@ -132,6 +132,17 @@ class TestEndpoint(TestBase):
             raise_exc=False, redirect=False, logger=client.LOG,
             connect_retries=0, status_code_retries=0)
 
+    def test_from_connection_reads_its_cloud_config(self):
+        import openstack
+
+        conn = openstack.connection.Connection(
+            session=fakes.token_session(), region_name='region-1',
+            image_endpoint_override='https://override.test:9292/v1')
+        ims = client.ImageClient.from_connection(conn)
+        self.assertIs(conn.session, ims._adapter.session)
+        self.assertEqual('https://override.test:9292/v2/images/' + IMAGE_ID,
+                         self._delete_url(ims))
+
     def test_no_endpoint(self):
         ims = client.ImageClient.from_session(
             self.password_session(), region_name='nowhere')
