@@ -286,7 +286,9 @@ class DeleteImage(osc_image.DeleteImage):
             return
         from concurrent import futures
 
-        pool = futures.ThreadPoolExecutor(min(workers, len(targets)))
+        pool = futures.ThreadPoolExecutor(
+            min(workers, len(targets)),
+            initializer=terminal.leave_signals_to_the_main_thread)
         for target in targets:
             pool.submit(self._resolve_one, target)
         running = {t.index: pool.submit(self._delete_one, t)

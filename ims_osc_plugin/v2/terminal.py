@@ -46,6 +46,19 @@ def stop_on_signals(cancel):
             signal.signal(signum, old)
 
 
+def leave_signals_to_the_main_thread():
+    """Block SIGINT and SIGTERM in the calling (worker) thread.
+
+    Python runs signal handlers in the main thread only. When the kernel
+    hands a signal to a worker thread, the main thread notices it only once
+    it wakes for something else, and until then the workers keep sending.
+    Blocked here, the signal always goes to the main thread at once.
+    """
+    if hasattr(signal, 'pthread_sigmask'):
+        signal.pthread_sigmask(signal.SIG_BLOCK,
+                               {signal.SIGINT, signal.SIGTERM})
+
+
 class ProgressLine:
     """One line redrawn in place on a terminal, erased before other output.
 

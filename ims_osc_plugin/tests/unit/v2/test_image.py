@@ -813,6 +813,25 @@ class TestInterruptWorkers(TestInterrupt):
             'Interrupted by SIGINT: deleted %d of 12 images, 0 failed, %d '
             'not attempted.' % (len(deleted), len(skipped)), summary)
 
+    def test_workers_leave_signals_to_the_main_thread(self):
+        # Otherwise the kernel may hand a Ctrl-C to a worker, and the
+        # main thread would run the handler only once it wakes up.
+        images = self.cloud.add(*[fakes.image('m%d' % i) for i in range(4)])
+        masks = []
+        real_delete = self.ims.delete_image
+
+        def delete(image_id, **kwargs):
+            masks.append(signal.pthread_sigmask(signal.SIG_BLOCK, []))
+            return real_delete(image_id, **kwargs)
+
+        with mock.patch.object(self.ims, 'delete_image', side_effect=delete):
+            self.assertIsNone(self.run_cmd([i['id'] for i in images]))
+        self.assertEqual(4, len(masks))
+        for mask in masks:
+            self.assertLessEqual({signal.SIGINT, signal.SIGTERM}, mask)
+        self.assertNotIn(signal.SIGINT,
+                         signal.pthread_sigmask(signal.SIG_BLOCK, []))
+
     def test_sigterm_during_retry_wait(self):
         self.fail_delete('x', (503, ''), (503, ''))
         gate = threading.Event()
