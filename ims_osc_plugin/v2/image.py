@@ -36,6 +36,8 @@ LOG = logging.getLogger(__name__)
 MAX_WORKERS = 64
 # A progress line is worth drawing from this many images on.
 PROGRESS_MIN_IMAGES = 10
+# How long the main thread may wait on a worker before it looks at signals.
+SIGNAL_CHECK = 0.2
 
 # What became of one image argument.
 DELETED = 'deleted'
@@ -293,8 +295,20 @@ class DeleteImage(osc_image.DeleteImage):
             pool.submit(self._resolve_one, target)
         running = {t.index: pool.submit(self._delete_one, t)
                    for t in targets}
+
+        def finish(target):
+            # Python runs signal handlers in the main thread, between
+            # bytecodes: a timed wait gives it that chance at least every
+            # SIGNAL_CHECK seconds, even if the signal did not wake the
+            # wait itself (seen on loaded machines).
+            while True:
+                try:
+                    return running[target.index].result(SIGNAL_CHECK)
+                except futures.TimeoutError:
+                    pass
+
         try:
-            yield lambda target: running[target.index].result()
+            yield finish
         except BaseException:
             # A second Ctrl-C: do not wait here for what is in flight.
             pool.shutdown(wait=False, cancel_futures=True)
