@@ -65,7 +65,8 @@ def core_options(parser):
 
 
 class DeleteImage(osc_image.DeleteImage):
-    _description = 'Delete image(s), optionally with their IMS backups'
+    _description = ('Delete image(s), optionally with the CBR backups of '
+                    'full-ECS images')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
@@ -83,7 +84,7 @@ class DeleteImage(osc_image.DeleteImage):
             '--delete-backup',
             action='store_true',
             dest='delete_backup',
-            help='Also delete the CSBS/CBR backup that a full-ECS image was '
+            help='Also delete the CBR backup that a full-ECS image was '
                  'created from (IMS only: sends {"delete_backup": true}).',
         )
         backup.add_argument(

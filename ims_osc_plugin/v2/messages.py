@@ -121,7 +121,7 @@ DRY_RUN_SUMMARY = ('Dry run: would delete %(images)s and %(backups)s; '
 DRY_RUN_INTERRUPTED = ('Interrupted by %(signal)s: dry run of %(done)s of '
                        '%(total)s images; nothing was deleted.')
 DRY_RUN_UNRESOLVED = ('Dry run: %(failed)s of %(total)s images could not be '
-                      'resolved.')
+                      'looked up.')
 
 # On a terminal, redrawn in place as images are done.
 PROGRESS = ('Deleting images: %(done)d/%(total)d done, %(deleted)d deleted, '
@@ -131,7 +131,7 @@ PROGRESS_DRY_RUN = ('Dry run: %(done)d/%(total)d done, %(would)d would be '
 
 # Refusals before any request.
 STORE_WITH_FLAG = ('--store cannot be combined with %(flags)s: IMS deletes '
-                   'backups only when the whole image is deleted.')
+                   'a backup only with an image deleted from all stores.')
 V1_WITH_FLAG = ('%(flags)s needs the image API v2; it cannot be used with '
                 '--os-image-api-version %(version)s.')
 UNSUPPORTED_OPTION = ("%(option)s is not supported by ims-osc-plugin's "

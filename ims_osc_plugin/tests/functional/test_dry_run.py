@@ -166,7 +166,7 @@ class TestDryRun(base.FunctionalTestCase):
             self.assertEqual(1, result.rc, result.stderr)
             self.assertNotIn('Traceback', result.stderr)
             self.assertEqual('Dry run: 4 of 5 images could not be '
-                             'resolved.', base.stderr_lines(result)[-1])
+                             'looked up.', base.stderr_lines(result)[-1])
             dry_failures = failures(result)
             self.assertEqual(
                 ["Failed to delete image '%s': " % arg

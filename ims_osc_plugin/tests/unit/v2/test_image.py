@@ -594,7 +594,7 @@ class TestDryRun(CommandTestCase):
         missing = '00000000-0000-4000-8000-000000000004'
         arglist = ['missing', 'twin', missing, '']
         self.assertFails(['--dry-run'] + arglist,
-                         'Dry run: 4 of 4 images could not be resolved.')
+                         'Dry run: 4 of 4 images could not be looked up.')
         dry = self.lines()
         self.assertEqual(4, len(dry))
         self.assertEqual([], self.deletes())
