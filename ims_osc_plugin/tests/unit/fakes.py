@@ -56,7 +56,6 @@ def glance_on_mysql(wanted, name):
     return wanted.lower() == name
 
 
-
 def dropped_connection():
     """What requests raises when the server closes without answering."""
     return requests.exceptions.ConnectionError(

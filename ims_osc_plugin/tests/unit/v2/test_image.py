@@ -734,8 +734,11 @@ class TestInterrupt(CommandTestCase):
 
 
 class TestSignalsAsAShellUserExpects(CommandTestCase):
-    """A signal ignored at the start stays ignored; a second Ctrl-C ends
-    the run at once, whatever is in flight."""
+    """Signals as a shell user expects them.
+
+    A signal ignored at the start stays ignored; a second Ctrl-C ends the
+    run at once, whatever is in flight.
+    """
 
     workers = 1
 
@@ -1057,8 +1060,10 @@ class TestEdgeCases(CommandTestCase):
 
 
 class TestTrust(CommandTestCase):
-    """Each case of issue 15, as an example: only what was named is
-    deleted, and "deleted" only when it was."""
+    """Each case of issue 15, as an example.
+
+    Only what was named is deleted, and "deleted" only when it was.
+    """
 
     def test_in_operator_reaches_no_other_image(self):
         a = self.cloud.add(fakes.image('a'))
@@ -1211,4 +1216,3 @@ class TestNoSilentOptions(testtools.TestCase):
         self.assertEqual("--force is not supported by ims-osc-plugin's "
                          "image delete; run without it.", str(e))
         self.assertFalse(requests.called)
-
