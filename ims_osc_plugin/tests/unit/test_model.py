@@ -53,7 +53,7 @@ from ims_osc_plugin.tests.unit import fake_service
 from ims_osc_plugin.tests.unit import fakes
 from ims_osc_plugin.v2 import messages
 
-EXAMPLES = int(os.environ.get('IMS_MODEL_EXAMPLES', '600'))
+EXAMPLES = int(os.environ.get('IMS_MODEL_EXAMPLES', '1000'))
 RUN_TIMEOUT = 20
 
 # A small pool, so that IDs, UUID-shaped names and arguments collide. The
@@ -84,12 +84,11 @@ def image_docs(draw):
                         max_size=5, unique=True))
     docs = []
     for image_id in ids:
-        doc = fakes.image(draw(st.one_of(st.sampled_from(NAMES),
-                                         st.sampled_from(UUID_NAMES))))
+        doc = fakes.image(draw(st.sampled_from(NAMES * 2 + UUID_NAMES)))
         doc['id'] = image_id
         if draw(st.booleans()):
             doc['owner'] = fake_service.PROJECT
-        if draw(st.integers(0, 5)) == 0:
+        if draw(st.integers(0, 3)) == 0:
             doc['owner'] = 'theirs'
         if draw(st.integers(0, 5)) == 0:
             doc['protected'] = True
@@ -115,14 +114,16 @@ def faults(draw):
 @st.composite
 def scenarios(draw):
     docs = draw(image_docs())
-    # Mostly what names the images (IDs in either case, names), else
-    # anything of the pools.
-    named = sorted({d['id'] for d in docs} | {d['id'].upper() for d in docs}
-                   | {d['name'] for d in docs})
-    arguments = draw(st.lists(
-        st.one_of(st.sampled_from(named),
-                  st.sampled_from(OTHER_ARGUMENTS + NAMES)),
-        min_size=1, max_size=5))
+    # Mostly what names the images (an ID in either case, a name, or an
+    # image's name and ID one after the other), else anything of the pools.
+    forms = [[d['id']] for d in docs] + [[d['id'].upper()] for d in docs] + [
+        [d['name']] for d in docs] + [[d['name'], d['id']] for d in docs]
+    picks = draw(st.lists(
+        st.one_of(st.sampled_from(forms),
+                  st.sampled_from(OTHER_ARGUMENTS + NAMES).map(
+                      lambda arg: [arg])),
+        min_size=1, max_size=4))
+    arguments = [arg for pick in picks for arg in pick][:6]
     malformed = {}
     for doc in docs:
         if draw(st.integers(0, 7)) == 0:
@@ -136,13 +137,13 @@ def scenarios(draw):
             ['exact', 'nocase', 'in', 'prefix', 'all'])),
         'page_size': draw(st.integers(1, 4)),
         'malformed': malformed,
-        'faults': draw(st.dictionaries(st.integers(0, 9), faults(),
+        'faults': draw(st.dictionaries(st.integers(0, 7), faults(),
                                        max_size=5)),
         'stop_at': draw(st.one_of(st.none(), st.integers(0, 14))),
         'admin': draw(st.booleans()),
         'ids_without_case': draw(st.booleans()),
         'delete_backup': draw(st.sampled_from([None, True, False])),
-        'dry_run': draw(st.integers(0, 4)) == 0,
+        'dry_run': draw(st.integers(0, 3)) == 0,
         'workers': draw(st.sampled_from([1, 1, 3])),
         'retries': draw(st.sampled_from([None, 0, 1, 2])),
         'roles_known': draw(st.booleans()),
