@@ -231,20 +231,19 @@ class Deletion:
                         if self._claim(job, job.image_id):
                             self._workers.submit(self._delete_or_judge, job)
             for job in self.jobs:
-                if not self._wait_until(lambda: job.origin.kind is not None):
-                    break
-                self._settle(job)
-                yield job
-            else:
-                return
-            for job in self.jobs[job.index:]:
-                self._give_up(job)
+                if self._wait_until(lambda: job.origin.kind is not None):
+                    self._settle(job)
+                else:
+                    self._give_up(job)
                 yield job
         finally:
             self._workers.close()
 
     def _wait_until(self, done):
-        """Wait for ``done()`` in short steps; False if abandoned first."""
+        """Wait for ``done()`` in short steps; whether it came true.
+
+        Once the run is abandoned, it does not wait any more.
+        """
         with self._changed:
             while not done():
                 if self._abandoned:

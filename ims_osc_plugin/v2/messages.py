@@ -22,10 +22,11 @@ import logging
 
 from keystoneauth1 import exceptions as ks_exceptions
 
+from ims_osc_plugin import answers
 from ims_osc_plugin import client
 from ims_osc_plugin import outcomes
 
-printable = client.printable
+printable = answers.printable
 
 # What the IMS API reference says each failure status means.
 STATUS_MEANINGS = {
@@ -154,11 +155,11 @@ def explain(error):
     text, escaped.
     """
     status = error.http_status
-    line = client.status_line(status, error.response)
+    line = answers.status_line(status, error.response)
     meaning = STATUS_MEANINGS.get(status)
     if meaning:
         line += ', ' + meaning
-    message = client.server_message(error.response)
+    message = answers.server_message(error.response)
     if message:
         line += ': ' + printable(message)
     return line
@@ -172,7 +173,7 @@ def is_body_rejected(error):
     """
     if getattr(error, 'http_status', None) != 400:
         return False
-    message = client.server_message(error.response) or ''
+    message = answers.server_message(error.response) or ''
     return 'a body is not expected' in message.lower()
 
 
@@ -190,7 +191,7 @@ def reason(error, delete_backup=None):
                               'cap': client.MAX_RETRY_WAIT}
     if isinstance(error, client.UnexpectedResponse):
         response = error.response
-        line = UNEXPECTED % {'status': client.status_line(
+        line = UNEXPECTED % {'status': answers.status_line(
             response.status_code, response)}
         location = response.headers.get('Location')
         if location:

@@ -25,6 +25,7 @@ import requests_mock
 from requests_mock.contrib import fixture as rm_fixture
 import testtools
 
+from ims_osc_plugin import answers
 from ims_osc_plugin import client
 from ims_osc_plugin import outcomes
 from ims_osc_plugin.tests.unit import fakes
@@ -210,7 +211,7 @@ class TestDelete(TestBase):
             'message': 'Image is protected', 'code': '403 Forbidden'})
         e = self.assertRaises(ks_exceptions.Forbidden,
                               self.ims.delete_image, IMAGE_ID)
-        self.assertEqual('Image is protected', client.server_message(
+        self.assertEqual('Image is protected', answers.server_message(
             e.response))
         self.assertEqual([(403, True)],
                          [(a.status, a.may_have_reached) for a in e.attempts])
@@ -476,7 +477,7 @@ class TestEndpointOverridePlaceholder(TestBase):
 class TestRetryAfter(testtools.TestCase):
 
     def seconds(self, value, now=1000.0):
-        return client.retry_after(
+        return answers.retry_after(
             mock.Mock(headers={'Retry-After': value}), now=lambda: now)
 
     def test_forms(self):
