@@ -96,6 +96,28 @@ class TestDeleteImageParser(testtools.TestCase):
         image.DeleteImage(None, None).get_parser('openstack image delete')
 
 
+class SignalDispositions(fixtures.Fixture):
+    """SIGINT and SIGTERM as a shell's foreground command gets them.
+
+    The tests must not depend on what they inherit: run as a background
+    job of a script (``tox -e py3 &``), a process starts with SIGINT
+    ignored. ``ignore`` sets the signals ignored instead.
+    """
+
+    def __init__(self, ignore=()):
+        super().__init__()
+        self.ignore = ignore
+
+    def _setUp(self):
+        wanted = {signal.SIGINT: signal.default_int_handler,
+                  signal.SIGTERM: signal.SIG_DFL}
+        for signum, handler in wanted.items():
+            old = signal.signal(
+                signum,
+                signal.SIG_IGN if signum in self.ignore else handler)
+            self.addCleanup(signal.signal, signum, old)
+
+
 class CommandTestCase(testtools.TestCase):
     """The command on a real client and Session, with requests-mock."""
 
@@ -103,6 +125,9 @@ class CommandTestCase(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
+        # Whatever this process inherited (tox run in the background of a
+        # script ignores SIGINT), the command meets a foreground shell's.
+        self.useFixture(SignalDispositions())
         self.requests = self.useFixture(rm_fixture.Fixture())
         self.waits = []
         self.useFixture(fixtures.MockPatchObject(
@@ -636,38 +661,12 @@ class TestStreaming(CommandTestCase):
         self.assertLess(seen[0][1], 6)
 
 
-class SignalDispositions(fixtures.Fixture):
-    """SIGINT and SIGTERM as a shell's foreground command gets them.
-
-    The tests must not depend on what they inherit: run as a background
-    job of a script (``tox -e py3 &``), a process starts with SIGINT
-    ignored. ``ignore`` sets the signals ignored instead.
-    """
-
-    def __init__(self, ignore=()):
-        super().__init__()
-        self.ignore = ignore
-
-    def _setUp(self):
-        wanted = {signal.SIGINT: signal.default_int_handler,
-                  signal.SIGTERM: signal.SIG_DFL}
-        for signum, handler in wanted.items():
-            old = signal.signal(
-                signum,
-                signal.SIG_IGN if signum in self.ignore else handler)
-            self.addCleanup(signal.signal, signum, old)
-
-
 class TestInterrupt(CommandTestCase):
     """SIGINT/SIGTERM: no new DELETE, all reported, 128 + signal."""
 
     # Seconds each DELETE takes: a real one waits on the network, letting
     # the main thread run the signal handler meanwhile.
     delete_time = 0
-
-    def setUp(self):
-        super().setUp()
-        self.useFixture(SignalDispositions())
 
     def interrupt_after(self, count, signum):
         """Send ``signum`` to this process while DELETE ``count`` is in.
