@@ -94,14 +94,18 @@ def retry_after(response, now=time.time):
 
 
 def status_line(status, response=None):
-    """``'503 Service Unavailable'``: the status and its reason phrase."""
+    """``'503 Service Unavailable'``: the status and its reason phrase.
+
+    The phrase is the server's (escaped: it is the server's text), else
+    the standard one.
+    """
     phrase = getattr(response, 'reason', None)
-    if not phrase:
+    if not isinstance(phrase, str) or not phrase:
         try:
             phrase = http.HTTPStatus(status).phrase
         except ValueError:
             phrase = ''
-    return ('%s %s' % (status, phrase)).strip()
+    return ('%s %s' % (status, printable(phrase, 60))).strip()
 
 
 def server_message(response):

@@ -184,7 +184,7 @@ class DeleteImage(osc_image.DeleteImage):
             ims.base_url
         except client.EndpointError as e:
             raise exceptions.CommandError(msg.BAD_ENDPOINT % {
-                'url': msg.printable(e.url), 'why': e.why})
+                'url': msg.printable(e.url), 'why': msg.printable(e.why)})
         except ks_exceptions.ClientException as e:
             # No image endpoint: one line, not one per image.
             raise exceptions.CommandError(msg.NO_ENDPOINT % {

@@ -111,3 +111,13 @@ class TestMessages(testtools.TestCase):
     def test_printable(self):
         self.assertEqual('a\\nb\\u202e', messages.printable('a\nb\u202e'))
         self.assertEqual('x' * 200 + '...', messages.printable('x' * 5000))
+
+    def test_reason_phrase_is_the_servers_text(self):
+        # A status line's reason phrase comes from the server, too.
+        response = self._error(503, json={'message': 'busy\x1b[2J'})
+        response.reason = 'Unavailable\x1b]0;title\x07'
+        line = messages.explain(ks_exceptions.from_response(
+            response, 'DELETE', 'u'))
+        self.assertTrue(line.isprintable(), line)
+        self.assertEqual('503 Unavailable\\x1b]0;title\\x07, the image '
+                         'service is unavailable: busy\\x1b[2J', line)
