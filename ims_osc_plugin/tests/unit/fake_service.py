@@ -59,10 +59,10 @@ FAULTS = {
 PROJECT = 'mine'
 
 
-def _answer(request, status, body=None, headers=None):
+def _answer(request, status, body=None, headers=None, reason=None):
     response = requests.Response()
     response.status_code = status
-    response.reason = http.HTTPStatus(status).phrase
+    response.reason = reason or http.HTTPStatus(status).phrase
     response.headers = structures.CaseInsensitiveDict(headers or {})
     if body is not None:
         response._content = json.dumps(body).encode('utf-8')
@@ -117,7 +117,9 @@ class FakeImageService(adapters.BaseAdapter):
             status, retry_after = fault[1], fault[2]
             headers = {} if retry_after is None else {
                 'Retry-After': retry_after}
-            return _answer(request, status, {'message': 'fault'}, headers)
+            # The reason phrase and the message are the server's text.
+            return _answer(request, status, {'message': 'fault\x1b[31m'},
+                           headers, reason='Slow\x1b]0;title\x07')
         if kind == 'refused':
             raise fakes.refused_connection()
         if kind == 'drop_before':
