@@ -143,10 +143,10 @@ def scenarios(draw):
         'admin': draw(st.booleans()),
         'ids_without_case': draw(st.booleans()),
         'delete_backup': draw(st.sampled_from([None, True, False])),
-        'dry_run': draw(st.integers(0, 3)) == 0,
+        'dry_run': draw(st.integers(0, 2)) == 0,
         'workers': draw(st.sampled_from([1, 1, 3])),
         'retries': draw(st.sampled_from([None, 0, 1, 2])),
-        'roles_known': draw(st.booleans()),
+        'roles_known': draw(st.integers(0, 3)) != 0,
     }
 
 
