@@ -251,6 +251,10 @@ use_stderr = true
 # Concurrent requests wait for SQLite's lock instead of failing at once.
 connection = sqlite:///{dir}/keystone.db?timeout=60
 sqlite_synchronous = false
+[identity]
+# bcrypt's fewest rounds for the test passwords: the default 12 costs
+# about 0.35 s here for each password check, and every CLI run makes one.
+password_hash_rounds = 4
 [token]
 provider = fernet
 expiration = 7200
@@ -480,9 +484,7 @@ class Stack:
             ports.add(port)
             setattr(self, attr, port)
 
-        self._setup()
-        self._start_keystone()
-        self._start_glance()
+        self._setup_and_start()
         self._wait(self.keystone_url + '/v3', (200,), self.servers[0])
         self._bootstrap_identity()
         self._wait(self.ims_url + '/', (200, 300), self.servers[1])
@@ -522,26 +524,34 @@ class Stack:
                 result.stdout.decode('utf-8', 'replace')[-3000:]))
         return result
 
-    def _run_at_once(self, commands):
-        """Run independent commands together; fail as _run does.
+    def _spawn(self, commands):
+        """Start commands together; a list for _finish.
 
         Each set-up command imports all of Keystone or Glance, seconds of
         CPU: together they take about half as long on two cores.
         """
         running = []
         try:
-            for number, argv in enumerate(commands):
-                out = open(os.path.join(
-                    self.workdir, 'setup-%d.log' % number), 'w+b')
+            for argv in commands:
+                out = tempfile.TemporaryFile(dir=self.workdir)
                 with signals_held():
                     running.append((argv, out, subprocess.Popen(
                         argv, stdin=subprocess.DEVNULL, stdout=out,
                         stderr=subprocess.STDOUT, cwd=self.workdir,
                         preexec_fn=unblock_held_signals)))
+        except BaseException:
+            self._finish(running, wait=False)
+            raise
+        return running
+
+    def _finish(self, running, wait=True):
+        """Wait for spawned commands (or kill them); fail as _run does."""
+        try:
             for argv, out, proc in running:
-                proc.wait()
+                if wait:
+                    proc.wait()
             for argv, out, proc in running:
-                if proc.returncode:
+                if wait and proc.returncode:
                     out.seek(0)
                     raise StackError('%s failed (%d):\n%s' % (
                         ' '.join(argv[:3]), proc.returncode,
@@ -553,25 +563,34 @@ class Stack:
                     proc.wait()
                 out.close()
 
-    def _setup(self):
+    def _setup_and_start(self):
         keystone_manage = self._configure_keystone()
         glance_manage = self._configure_glance()
         # The keys belong to whoever runs the tests (root on CI).
         owner = ['--keystone-user', pwd.getpwuid(os.getuid()).pw_name,
                  '--keystone-group', grp.getgrgid(os.getgid()).gr_name]
-        self._run_at_once([
+        self._finish(self._spawn([
             keystone_manage + ['db_sync'],
             keystone_manage + ['fernet_setup'] + owner,
             keystone_manage + ['credential_setup'] + owner,
             glance_manage + ['db_sync'],
-        ])
+        ]))
         identity = self.keystone_url + '/v3/'
-        self._run(keystone_manage + [
+        # bootstrap only fills Keystone's database, which the servers
+        # read per request: they boot meanwhile.
+        bootstrap = self._spawn([keystone_manage + [
             'bootstrap', '--bootstrap-password', PASSWORD,
             '--bootstrap-region-id', REGION,
             '--bootstrap-admin-url', identity,
             '--bootstrap-internal-url', identity,
-            '--bootstrap-public-url', identity])
+            '--bootstrap-public-url', identity]])
+        try:
+            self._start_keystone()
+            self._start_glance()
+        except BaseException:
+            self._finish(bootstrap, wait=False)
+            raise
+        self._finish(bootstrap)
 
     def _configure_keystone(self):
         """Write Keystone's files; return its keystone-manage command."""
