@@ -198,6 +198,7 @@ class Demo:
         self.signals = _Signals()
         self.stack = None
         self.workdir = None
+        self._api = None
 
     # -- output -----------------------------------------------------------
 
@@ -321,6 +322,9 @@ class Demo:
     # -- the images -------------------------------------------------------
 
     def _images_api(self):
+        """The demo user's image API, on one session (one token)."""
+        if self._api is not None:
+            return self._api
         from keystoneauth1 import adapter
         from keystoneauth1.identity import v3
         from keystoneauth1 import session
@@ -331,9 +335,10 @@ class Demo:
             user_domain_id='default', project_domain_id='default'))
         # The plain Glance port: the demo's own calls stay out of the
         # IMS layer.
-        return adapter.Adapter(
+        self._api = adapter.Adapter(
             sess, service_type='image',
             endpoint_override=self.stack.plain_url + '/v2')
+        return self._api
 
     def _create_images(self):
         api = self._images_api()
