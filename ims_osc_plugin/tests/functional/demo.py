@@ -525,8 +525,10 @@ class Demo:
             '%s, pid %d' % (s.name, s.pid) for s in self.stack.servers),
             self.workdir))
         say()
-        say('    %s -m %s --stop %s' % (q(sys.executable), MODULE,
-                                        q(self.workdir)))
+        # -I: from a folder that holds another checkout of the plugin,
+        # "python -m" would import that one first.
+        say('    %s -I -m %s --stop %s' % (q(sys.executable), MODULE,
+                                           q(self.workdir)))
         say()
 
 

@@ -289,9 +289,14 @@ class TestDemoFaults(testtools.TestCase):
         stop_line = [line for line in out.splitlines()
                      if ' --stop ' in line]
         self.assertEqual(1, len(stop_line), out)
+        # From a folder where "python -m" would find another plugin.
+        elsewhere = os.path.join(self.tmp, 'elsewhere')
+        os.makedirs(os.path.join(elsewhere, 'ims_osc_plugin'))
+        open(os.path.join(elsewhere, 'ims_osc_plugin', '__init__.py'),
+             'w').close()
         stopped = subprocess.run(
             shlex.split(stop_line[0]), stdin=subprocess.DEVNULL,
-            capture_output=True, timeout=TIMEOUT)
+            capture_output=True, timeout=TIMEOUT, cwd=elsewhere)
         self.assertEqual(0, stopped.returncode, stopped.stderr)
         self.assertRegex(
             stopped.stdout.decode(),
