@@ -145,13 +145,16 @@ class DemoStack(stack_mod.Stack):
         self.died = []
 
     def stop(self):
-        for server in self.servers:
-            if not server.alive():
-                self.died.append((server.name, server.pid,
-                                  server.proc.returncode,
-                                  server.log_tail(15)))
-            self.stopped.append((server.name, server.pid))
-        super().stop()
+        # Whole: a signal handler that raised halfway would leave servers
+        # running. The signal is handled when the servers are stopped.
+        with stack_mod.signals_held():
+            for server in self.servers:
+                if not server.alive():
+                    self.died.append((server.name, server.pid,
+                                      server.proc.returncode,
+                                      server.log_tail(15)))
+                self.stopped.append((server.name, server.pid))
+            super().stop()
 
 
 def _start_time(pid):
@@ -199,6 +202,7 @@ class Demo:
         self.stack = None
         self.workdir = None
         self._api = None
+        self._stopped = False
 
     # -- output -----------------------------------------------------------
 
@@ -272,7 +276,7 @@ class Demo:
             return 1
         finally:
             if not kept:
-                self._stop()
+                self.stop()
             say('The demo ran for %.0f s.' % (time.monotonic() - started))
 
     @staticmethod
@@ -293,12 +297,16 @@ class Demo:
             self._show_lines(tail)
         return bool(died)
 
-    def _stop(self):
+    def stop(self):
+        """Stop what the demo started and remove its folder; once."""
         with stack_mod.signals_held():
             # A signal from now on is only noted (see _Signals): the
             # servers must be stopped.
             if self.signals.received is None:
                 self.signals.received = 0
+            if self._stopped:
+                return
+            self._stopped = True
         if self.stack is not None:
             try:
                 self.stack.stop()
@@ -390,10 +398,12 @@ class Demo:
         return env
 
     def _step(self, openstack, comment, args, expected):
-        self.comment(comment)
         line = _command_line(args)
-        self.show('$ ' + line)
+        # Before the echo: a signal that comes once the command is shown
+        # must name it.
         self.doing = "running '%s'" % line
+        self.comment(comment)
+        self.show('$ ' + line)
         with stack_mod.signals_held():
             child = subprocess.Popen(
                 [openstack] + list(args), env=self._env(),
@@ -681,12 +691,16 @@ def main(argv=None):
     args = parse_args(argv)
     if args.stop:
         return stop_kept(args.stop)
+    demo = Demo(keep=args.keep, port=args.port, write=args.write,
+                check=args.check)
     try:
-        return Demo(keep=args.keep, port=args.port, write=args.write,
-                    check=args.check).run()
+        return demo.run()
     except Interrupted as e:
-        # A first signal while an error was being reported; the servers
-        # were stopped all the same.
+        # A first signal between run()'s last step and its clean-up, or
+        # while it reported an error.
+        error('interrupted by %s; stopping what the demo started'
+              % _signal_name(e.signum))
+        demo.stop()
         return 128 + e.signum
 
 
