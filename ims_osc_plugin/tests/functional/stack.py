@@ -37,13 +37,16 @@ describes the stack (see :meth:`Stack.describe`). Without it, the test
 fixtures start a stack of their own for the test process.
 
 Environment: ``IMS_FUNCTIONAL_SERVERS_VENV`` (where the servers' venv
-lives, default ``<repo>/.tox/functional-servers``),
+lives, default ``<repo>/.tox/functional-servers``; pip's output while it is
+built goes to the same path plus ``.log``),
 ``IMS_FUNCTIONAL_PYTHON`` (the Python that creates it, default this one),
 ``IMS_FUNCTIONAL_KEEP=1`` (keep the temporary directory and its logs).
 """
 
 import argparse
+import contextlib
 import ctypes
+import errno
 import grp
 import hashlib
 import json
@@ -55,6 +58,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -69,6 +73,9 @@ PASSWORD = 'functional-secret'
 REGION = 'RegionOne'
 START_TIMEOUT = 180
 STOP_TIMEOUT = 20
+# Seconds between the progress lines while the servers' venv is built.
+PROGRESS_EVERY = 10
+_HELD_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _PR_SET_PDEATHSIG = 1
 
@@ -84,10 +91,54 @@ def free_port():
         return s.getsockname()[1]
 
 
+def port_in_use(port):
+    """Whether something already listens on 127.0.0.1:``port``.
+
+    Bound as gunicorn binds (SO_REUSEADDR), so a port that gunicorn could
+    take is free here too.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(('127.0.0.1', port))
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                return True
+            raise
+    return False
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Hold SIGINT, SIGTERM and SIGHUP until the block ends.
+
+    Around starting a process and recording it: a handler that raises in
+    between would lose track of a running process. The child unblocks
+    them before exec (see unblock_held_signals).
+    """
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def unblock_held_signals():
+    """In a child started within signals_held(), before exec."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _HELD_SIGNALS)
+
+
+def _server_preexec():
+    # Runs in the child before exec. Its own session: a Ctrl-C at the
+    # terminal does not reach it, and it is stopped by process group.
+    unblock_held_signals()
+    os.setsid()
+
+
 def _die_with_parent():
     # Runs in the child before exec: if the process that started the
     # server dies without cleaning up, the kernel sends the server SIGTERM.
-    os.setsid()
+    _server_preexec()
     try:
         libc = ctypes.CDLL('libc.so.6', use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
@@ -119,17 +170,77 @@ def ensure_servers_venv(path=None):
     if os.path.exists(path):
         shutil.rmtree(path)
     python = os.environ.get('IMS_FUNCTIONAL_PYTHON') or sys.executable
-    log('creating the servers venv in %s (about a minute)', path)
-    subprocess.run([python, '-m', 'venv', path], check=True)
-    subprocess.run(
-        [os.path.join(path, 'bin', 'python'), '-m', 'pip', 'install',
-         '--quiet', '-c', CONSTRAINTS] + list(SERVER_PACKAGES),
-        check=True)
+    log_path = path + '.log'
+    log('creating the servers venv in %s (once; a few minutes): Keystone, '
+        'Glance and gunicorn from PyPI; pip\'s output goes to %s',
+        path, log_path)
+    with open(log_path, 'wb') as out:
+        _run_logged([python, '-m', 'venv', path], out, 'python -m venv')
+        _run_logged(
+            [os.path.join(path, 'bin', 'python'), '-m', 'pip', 'install',
+             '-c', CONSTRAINTS] + list(SERVER_PACKAGES),
+            out, 'pip install', started)
     with open(marker, 'w') as f:
         f.write(digest + '\n')
     elapsed = time.monotonic() - started
     log('servers venv ready in %.0f s', elapsed)
     return path, elapsed
+
+
+def _run_logged(argv, out, what, started=None):
+    """Run ``argv`` with its output to ``out``; log progress if timed.
+
+    pip prints nothing for minutes with --quiet and hundreds of lines
+    without: its output goes to the log file, and a line every
+    PROGRESS_EVERY seconds says how far it is.
+    """
+    counts = {'collected': 0, 'installing': None}
+
+    def read(stream):
+        for line in stream:
+            out.write(line)
+            if line.startswith(b'Collecting '):
+                counts['collected'] += 1
+            elif line.startswith(b'Installing collected packages: '):
+                counts['installing'] = line.count(b',') + 1
+        out.flush()
+
+    with signals_held():
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT,
+                                preexec_fn=unblock_held_signals)
+    reader = threading.Thread(target=read, args=(proc.stdout,),
+                              daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                proc.wait(PROGRESS_EVERY)
+                break
+            except subprocess.TimeoutExpired:
+                if started is None:
+                    continue
+                if counts['installing']:
+                    doing = 'installing %d packages' % counts['installing']
+                else:
+                    doing = '%d packages downloaded' % counts['collected']
+                log('building the servers venv: %s, %d s so far', doing,
+                    time.monotonic() - started)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        reader.join(5)
+        proc.stdout.close()
+    if proc.returncode:
+        out.flush()
+        with open(out.name, 'rb') as f:
+            tail = f.read().decode('utf-8', 'replace').splitlines()[-20:]
+        raise StackError('%s failed (exit status %d) while building the '
+                         'servers venv; its output is in %s:\n%s' % (
+                             what, proc.returncode, out.name,
+                             '\n'.join(tail)))
 
 
 KEYSTONE_CONF = """\
@@ -140,6 +251,10 @@ use_stderr = true
 # Concurrent requests wait for SQLite's lock instead of failing at once.
 connection = sqlite:///{dir}/keystone.db?timeout=60
 sqlite_synchronous = false
+[identity]
+# bcrypt's fewest rounds for the test passwords: the default 12 costs
+# about 0.35 s here for each password check, and every CLI run makes one.
+password_hash_rounds = 4
 [token]
 provider = fernet
 expiration = 7200
@@ -210,17 +325,27 @@ class StackError(Exception):
     pass
 
 
+class PortInUse(StackError):
+    """A port the stack was to listen on is taken."""
+
+    def __init__(self, port, server):
+        super().__init__('port %d on 127.0.0.1 is already in use: %s '
+                         'cannot listen there' % (port, server))
+        self.port = port
+        self.server = server
+
+
 class Server:
     """One gunicorn server we started, stopped by its PID."""
 
-    def __init__(self, name, argv, env, log_path, cwd):
+    def __init__(self, name, argv, env, log_path, cwd, detach=False):
         self.name = name
         self.log_path = log_path
         self._log = open(log_path, 'ab')
         self.proc = subprocess.Popen(
             argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
             stdout=self._log, stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent)
+            preexec_fn=_server_preexec if detach else _die_with_parent)
         self.pid = self.proc.pid
 
     def alive(self):
@@ -271,18 +396,33 @@ def _http_get(url, timeout=5):
         return e.code
 
 
-class Stack:
-    """Keystone and Glance (with the IMS layer) on loopback."""
+PORTS = ('keystone_port', 'ims_port', 'internal_port', 'plain_port')
 
-    def __init__(self, venv=None, workdir=None):
+
+class Stack:
+    """Keystone and Glance (with the IMS layer) on loopback.
+
+    :param ports: ports to use, by attribute name (``keystone_port``,
+        ``ims_port``, ``internal_port``, ``plain_port``); the others are
+        free ports.
+    :param detach: start the servers so that they outlive the process
+        that started them (otherwise they get SIGTERM when it dies).
+    """
+
+    def __init__(self, venv=None, workdir=None, ports=None, detach=False):
         self.venv_arg = venv
         self.workdir = workdir
         self.servers = []
         self.timings = {}
+        self.detach = detach
         self.keystone_port = None
         self.ims_port = None
         self.internal_port = None
         self.plain_port = None
+        self._ports = dict(ports or {})
+        unknown = set(self._ports) - set(PORTS)
+        if unknown:
+            raise ValueError('unknown ports %s' % sorted(unknown))
 
     # -- paths ------------------------------------------------------------
 
@@ -335,19 +475,16 @@ class Stack:
         for sub in ('keystone', 'glance', 'images', 'staging', 'tasks',
                     'locks', 'fernet-keys', 'credential-keys', 'app'):
             os.makedirs(os.path.join(self.workdir, sub), exist_ok=True)
-        self.keystone_port = free_port()
-        ports = set([self.keystone_port])
-        for attr in ('ims_port', 'internal_port', 'plain_port'):
-            port = free_port()
-            while port in ports:
+        ports = set(self._ports.values())
+        for attr in PORTS:
+            port = self._ports.get(attr)
+            while port is None or (attr not in self._ports and
+                                   port in ports):
                 port = free_port()
             ports.add(port)
             setattr(self, attr, port)
 
-        self._setup_keystone()
-        self._start_keystone()
-        self._setup_glance()
-        self._start_glance()
+        self._setup_and_start()
         self._wait(self.keystone_url + '/v3', (200,), self.servers[0])
         self._bootstrap_identity()
         self._wait(self.ims_url + '/', (200, 300), self.servers[1])
@@ -387,27 +524,83 @@ class Stack:
                 result.stdout.decode('utf-8', 'replace')[-3000:]))
         return result
 
-    def _setup_keystone(self):
+    def _spawn(self, commands):
+        """Start commands together; a list for _finish.
+
+        Each set-up command imports all of Keystone or Glance, seconds of
+        CPU: together they take about half as long on two cores.
+        """
+        running = []
+        try:
+            for argv in commands:
+                out = tempfile.TemporaryFile(dir=self.workdir)
+                with signals_held():
+                    running.append((argv, out, subprocess.Popen(
+                        argv, stdin=subprocess.DEVNULL, stdout=out,
+                        stderr=subprocess.STDOUT, cwd=self.workdir,
+                        preexec_fn=unblock_held_signals)))
+        except BaseException:
+            self._finish(running, wait=False)
+            raise
+        return running
+
+    def _finish(self, running, wait=True):
+        """Wait for spawned commands (or kill them); fail as _run does."""
+        try:
+            for argv, out, proc in running:
+                if wait:
+                    proc.wait()
+            for argv, out, proc in running:
+                if wait and proc.returncode:
+                    out.seek(0)
+                    raise StackError('%s failed (%d):\n%s' % (
+                        ' '.join(argv[:3]), proc.returncode,
+                        out.read().decode('utf-8', 'replace')[-3000:]))
+        finally:
+            for argv, out, proc in running:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                out.close()
+
+    def _setup_and_start(self):
+        keystone_manage = self._configure_keystone()
+        glance_manage = self._configure_glance()
+        # The keys belong to whoever runs the tests (root on CI).
+        owner = ['--keystone-user', pwd.getpwuid(os.getuid()).pw_name,
+                 '--keystone-group', grp.getgrgid(os.getgid()).gr_name]
+        self._finish(self._spawn([
+            keystone_manage + ['db_sync'],
+            keystone_manage + ['fernet_setup'] + owner,
+            keystone_manage + ['credential_setup'] + owner,
+            glance_manage + ['db_sync'],
+        ]))
+        identity = self.keystone_url + '/v3/'
+        # bootstrap only fills Keystone's database, which the servers
+        # read per request: they boot meanwhile.
+        bootstrap = self._spawn([keystone_manage + [
+            'bootstrap', '--bootstrap-password', PASSWORD,
+            '--bootstrap-region-id', REGION,
+            '--bootstrap-admin-url', identity,
+            '--bootstrap-internal-url', identity,
+            '--bootstrap-public-url', identity]])
+        try:
+            self._start_keystone()
+            self._start_glance()
+        except BaseException:
+            self._finish(bootstrap, wait=False)
+            raise
+        self._finish(bootstrap)
+
+    def _configure_keystone(self):
+        """Write Keystone's files; return its keystone-manage command."""
         conf = os.path.join(self.workdir, 'keystone', 'keystone.conf')
         with open(conf, 'w') as f:
             f.write(KEYSTONE_CONF.format(dir=self.workdir))
         with open(os.path.join(self.workdir, 'app',
                                'ims_functional_keystone.py'), 'w') as f:
             f.write(KEYSTONE_APP)
-        manage = [self._bin('keystone-manage'), '--config-file', conf]
-        # The keys belong to whoever runs the tests (root on CI).
-        owner = ['--keystone-user', pwd.getpwuid(os.getuid()).pw_name,
-                 '--keystone-group', grp.getgrgid(os.getgid()).gr_name]
-        self._run(manage + ['db_sync'])
-        self._run(manage + ['fernet_setup'] + owner)
-        self._run(manage + ['credential_setup'] + owner)
-        identity = self.keystone_url + '/v3/'
-        self._run(manage + [
-            'bootstrap', '--bootstrap-password', PASSWORD,
-            '--bootstrap-region-id', REGION,
-            '--bootstrap-admin-url', identity,
-            '--bootstrap-internal-url', identity,
-            '--bootstrap-public-url', identity])
+        return [self._bin('keystone-manage'), '--config-file', conf]
 
     def _gunicorn(self, name, module, ports, env, threads):
         argv = [self._bin('gunicorn'), '--no-control-socket',
@@ -425,10 +618,16 @@ class Stack:
             'PYTHONPATH': os.path.join(self.workdir, 'app') + ':' + HERE,
         }
         full_env.update(env)
-        server = Server(name, argv, full_env,
-                        os.path.join(self.workdir, name + '.log'),
-                        self.workdir)
-        self.servers.append(server)
+        # Checked just before the start: gunicorn would retry for seconds,
+        # then exit with the reason in its log only.
+        for port in ports:
+            if port_in_use(port):
+                raise PortInUse(port, name)
+        with signals_held():
+            server = Server(name, argv, full_env,
+                            os.path.join(self.workdir, name + '.log'),
+                            self.workdir, detach=self.detach)
+            self.servers.append(server)
         return server
 
     def _start_keystone(self):
@@ -441,7 +640,8 @@ class Stack:
 
     # -- glance -----------------------------------------------------------
 
-    def _setup_glance(self):
+    def _configure_glance(self):
+        """Write Glance's files; return its glance-manage command."""
         confdir = os.path.join(self.workdir, 'glance')
         with open(os.path.join(confdir, 'glance-api.conf'), 'w') as f:
             f.write(GLANCE_CONF.format(
@@ -453,8 +653,7 @@ class Stack:
         with open(os.path.join(self.workdir, 'app',
                                'ims_functional_glance.py'), 'w') as f:
             f.write(GLANCE_APP)
-        self._run([self._bin('glance-manage'), '--config-dir', confdir,
-                   'db_sync'])
+        return [self._bin('glance-manage'), '--config-dir', confdir]
 
     def _start_glance(self):
         self._gunicorn(
@@ -469,8 +668,10 @@ class Stack:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if not server.alive():
-                raise StackError('%s exited while starting:\n%s' % (
-                    server.name, server.log_tail()))
+                raise StackError('%s exited with status %s while '
+                                 'starting:\n%s' % (
+                                     server.name, server.proc.returncode,
+                                     server.log_tail()))
             try:
                 if _http_get(url, timeout=5) in statuses:
                     return

@@ -39,13 +39,30 @@ class TestReadmeCommands(testtools.TestCase):
         block = rest[rest.index('::\n\n') + 4:]
         return block.splitlines()[0].strip()
 
+    def ci_lines(self):
+        return [line.strip() for line in _read('.ci', 'run').splitlines()]
+
+    def test_first_command_is_the_demo(self):
+        command = self.literal_after('Quick start\n')
+        self.assertEqual(
+            "python3 -m venv .venv && .venv/bin/pip install 'tox>=4' && "
+            ".venv/bin/tox -e demo", command)
+
+    def test_ci_runs_the_readme_demo_command(self):
+        command = self.literal_after('Quick start\n')
+        self.assertIn(command, self.ci_lines())
+
+    def test_ci_checks_the_docs_transcript(self):
+        self.assertIn(
+            '.venv/bin/tox -e demo -- --check doc/source/demo-transcript.txt',
+            self.ci_lines())
+
     def test_ci_runs_the_readme_test_command(self):
         command = self.literal_after('Run the unit tests')
         self.assertIn('tox -e py3', command)
-        ci = [line.strip() for line in _read('.ci', 'run').splitlines()]
-        self.assertIn(command, ci)
+        self.assertIn(command, self.ci_lines())
 
     def test_install_command_runs_the_plugin(self):
-        command = self.literal_after('From a clone, install the plugin')
+        command = self.literal_after('For a quick look')
         self.assertIn('pip install .', command)
         self.assertTrue(command.endswith('openstack image delete --help'))
