@@ -3,9 +3,10 @@
 # (packaging in debian/) for one Debian release, as root, from a git clone
 # of this repository:
 #
-#   tools/build-deb.sh [--functional] [--chroot] [--dirty] [--out DIR] RELEASE
+#   tools/build-deb.sh [--functional] [--chroot] [--dirty] [--out DIR] [RELEASE]
 #
-# RELEASE is a Debian codename: bookworm (Debian 12) or trixie (Debian 13).
+# RELEASE is a Debian codename: bookworm (Debian 12) or trixie (Debian 13);
+# the host's by default.
 # The package is built, checked and installed on the host when the host is
 # that release, else in a chroot of it (debootstrap --variant=minbase, made
 # once per machine and reused, see tools/deb/chroot.sh); --chroot uses a
@@ -59,10 +60,6 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-if [ -z "$release" ]; then
-    echo 'build-deb.sh: name a Debian release (bookworm, trixie)' >&2
-    exit 2
-fi
 if [ "$(id -u)" != 0 ]; then
     echo 'build-deb.sh: run as root (apt-get, debootstrap, chroot)' >&2
     exit 1
@@ -75,6 +72,11 @@ unset PYTHONPATH PYTHONHOME VIRTUAL_ENV PIP_REQUIRE_VIRTUALENV
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 TZ=UTC
 . /etc/os-release
 host_release=${VERSION_CODENAME:-}
+release=${release:-$host_release}
+if [ -z "$release" ]; then
+    echo 'build-deb.sh: name a Debian release (bookworm, trixie)' >&2
+    exit 2
+fi
 if [ "$release" = "$host_release" ] && [ $force_chroot = no ]; then
     testbed=host
 else
