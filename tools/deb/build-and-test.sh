@@ -10,8 +10,9 @@
 #   CLONE  is the git clone the sdist was made from;
 #   OUT    receives the results (created).
 #
-# 1. Three builds, each right after apt-get installs only the build
-#    dependencies that kind of build declares:
+# 1. Three builds, each right after apt-get installs the build
+#    dependencies that kind of build declares (in a fresh chroot nothing
+#    else is there, so a missing one fails the build):
 #    - the -B build's debian/rules targets with Build-Depends alone (they
 #      must build nothing: the one package is Architecture: all);
 #    - "dpkg-buildpackage -A" with the nocheck profile and option (no test
@@ -24,7 +25,8 @@
 # 3. lintian on the .changes (the source package and the .deb): any error
 #    or warning fails.
 # 4. apt-get installs the .deb beside the release's python3-openstackclient;
-#    the version that importlib (as pip) reports must be the package's.
+#    the version its Python metadata gives (importlib, pip show) must be
+#    the package's.
 # 5. autopkgtest (the null runner: this testbed) runs debian/tests and
 #    autodep8's import test against the installed package.
 # 6. The documentation and the release notes build with the release's
