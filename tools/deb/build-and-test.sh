@@ -65,6 +65,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+# A neutral folder: Python puts the current one first on sys.path, and the
+# caller's (a checkout) would shadow the installed package.
+cd "$work"
 . /etc/os-release
 
 step() { printf '\n=== %s: %s (%s)\n' "$VERSION_CODENAME" "$*" "$(date -u +%T)"; }
