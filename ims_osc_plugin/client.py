@@ -28,23 +28,15 @@ timeouts, endpoint choice and redacted ``--debug`` logging all apply::
 or, with an openstacksdk connection, ``ImageClient.from_connection(conn)``.
 """
 
-import email.utils
-import http
 import logging
 import re
 import threading
-import time
 import urllib.parse
 
 from keystoneauth1 import exceptions as ks_exceptions
 
-# Glance and IMS image IDs are canonical UUIDs. Only an argument of this
-# shape is ever put into a URL path; names travel as a query parameter.
-_IMAGE_ID = re.compile(
-    r'\A[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z',
-    re.IGNORECASE,
-)
-_VERSION_SUFFIX = re.compile(r'/v\d+(\.\d+)?\Z')
+from ims_osc_plugin import answers
+from ims_osc_plugin import images
 
 # DELETE and GET are idempotent, so these answers are retried with backoff.
 RETRIABLE_STATUS_CODES = (429, 502, 503, 504)
@@ -57,6 +49,13 @@ DEFAULT_RETRIES = 3
 # A Retry-After beyond it ends the request instead of hanging the command.
 MAX_RETRY_WAIT = 60.0
 _FIRST_DELAY = 0.5
+# A listing that has not ended after this many pages is not believed.
+MAX_PAGES = 1000
+
+# A path segment naming an API version: v1, v2, v2.1, V2.
+_VERSION_SEGMENT = re.compile(r'\Av\d+(\.\d+)?\Z', re.IGNORECASE)
+# What keystoneauth substitutes in an endpoint override.
+_SUBSTITUTIONS = ('project_id', 'user_id')
 
 LOG = logging.getLogger(__name__)
 
@@ -87,6 +86,19 @@ class UnexpectedResponse(ImsError):
     def __init__(self, response):
         self.response = response
         super().__init__(response.status_code)
+
+
+class MalformedAnswer(ImsError):
+    """A success whose document cannot be trusted; ``str()`` says why."""
+
+
+class EndpointError(ImsError):
+    """The image endpoint's URL cannot be used; ``url`` is the URL."""
+
+    def __init__(self, url, why):
+        self.url = url
+        self.why = why
+        super().__init__('%s: %s' % (url, why))
 
 
 class Interrupted(ImsError):
@@ -133,114 +145,46 @@ class Attempt:
         return 'Attempt(%r, %r)' % (self.status, self.may_have_reached)
 
 
-def is_image_id(text):
-    """Whether ``text`` has the shape of an image ID (a canonical UUID)."""
-    return bool(_IMAGE_ID.match(text))
+def image_api_url(endpoint, project_id=None, user_id=None):
+    """The image API's ``.../v2`` URL, from a catalog URL or an override.
 
+    No version discovery: the IMS API is v2. The path up to its last
+    version segment (``/v1``, ``/v2``, ``/v2.1``, ``/V2``) is kept and
+    that segment and what follows it (a project ID, ``/images``) become
+    ``/v2``; a path without one gets ``/v2``. ``%(project_id)s`` and
+    ``%(user_id)s`` are filled in as keystoneauth does for an override.
 
-def backup_of(image):
-    """The backup a full-ECS image was made from, or ``None``."""
-    if str(image.get('__whole_image', '')).lower() != 'true':
-        return None
-    return image.get('__backup_id') or None
-
-
-def earlier_attempt_may_have_acted(error):
-    """Whether an earlier try of a failed request may have been acted on.
-
-    That is a try before the one that raised ``error`` whose answer was
-    lost, timed out, or came from a proxy (502/504).
+    :raises EndpointError: a URL this cannot build on.
     """
-    attempts = getattr(error, 'attempts', None) or []
-    return any(a.may_have_reached for a in attempts[:-1])
-
-
-def _never_connected(error):
-    """Whether a keystoneauth connection error certainly sent nothing.
-
-    keystoneauth raises ConnectTimeout for connect and read timeouts alike
-    and ConnectFailure for refused and dropped connections, so look at the
-    requests/urllib3 error it was raised from: only a failure to open the
-    connection proves the request was never sent.
-    """
-    # Imported here: needed only after a failure, and kept off start-up.
-    import requests
-    from urllib3 import exceptions as urllib3_exceptions
-
-    if isinstance(error, ks_exceptions.SSLError):
-        return True
-    cause = error.__cause__ or error.__context__
-    if isinstance(cause, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(cause, requests.exceptions.ConnectionError):
-        reason = cause.args[0] if cause.args else None
-        reason = getattr(reason, 'reason', reason)
-        return isinstance(reason, (urllib3_exceptions.NewConnectionError,
-                                   urllib3_exceptions.ConnectTimeoutError))
-    return False
-
-
-def retry_after(response):
-    """Seconds a ``Retry-After`` header asks for, or ``None``."""
-    value = response.headers.get('Retry-After', '').strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
+    url = endpoint
+    for key in _SUBSTITUTIONS:
+        placeholder = '%%(%s)s' % key
+        if placeholder in url:
+            value = project_id if key == 'project_id' else user_id
+            if not value:
+                raise EndpointError(endpoint, 'it has %s, and the token '
+                                    'gives no %s' % (placeholder, key))
+            url = url.replace(placeholder, value)
+    if '%(' in url:
+        raise EndpointError(endpoint, 'it has a placeholder other than '
+                            '%(project_id)s and %(user_id)s')
+    if not url.isprintable() or ' ' in url:
+        raise EndpointError(endpoint, 'it has spaces or control characters')
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None or when.tzinfo is None:
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def server_message(response):
-    """The human text an error reply carries, on one line, or ``None``.
-
-    Glance and IMS send ``{"message", "code", "title"}`` or
-    ``{"error": {"code", "message"}}``, sometimes an HTML or plain page.
-    The text is the server's: escape it before printing it.
-    """
-    if response is None:
-        return None
-    text = None
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        error = body.get('error')
-        if isinstance(error, dict):
-            text = error.get('message') or error.get('title')
-        elif isinstance(error, str):
-            text = error
-        if not text:
-            text = body.get('message') or body.get('title')
-        errors = body.get('errors')
-        if not text and isinstance(errors, list) and errors and isinstance(
-                errors[0], dict):
-            text = errors[0].get('detail') or errors[0].get('title')
-    elif body is None and response.text:
-        # webob pages: "<html>...<h1>403 Forbidden</h1>...</html>" or
-        # "403 Forbidden\n\nYou are not authorized ...".
-        text = re.sub(r'<[^>]*>', ' ', response.text)
-    if not isinstance(text, str):
-        return None
-    text = ' '.join(text.split())
-    # Pages repeat the status line ("403 Forbidden ..."): drop it.
-    status = response.status_code
-    try:
-        phrase = http.HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ''
-    for prefix in ('%s %s' % (status, response.reason or ''),
-                   '%s %s' % (status, phrase), str(status)):
-        prefix = prefix.strip()
-        while prefix and text.startswith(prefix):
-            text = text[len(prefix):].lstrip(' :-')
-    return text or None
+        parts = urllib.parse.urlsplit(url)
+    except ValueError as e:
+        raise EndpointError(endpoint, str(e))
+    if parts.scheme not in ('http', 'https') or not parts.netloc:
+        raise EndpointError(endpoint, 'it is not an http(s) URL')
+    if parts.query or parts.fragment:
+        raise EndpointError(endpoint, 'it has a query or a fragment')
+    segments = [s for s in parts.path.split('/') if s]
+    versions = [i for i, s in enumerate(segments)
+                if _VERSION_SEGMENT.match(s)]
+    if versions:
+        segments = segments[:versions[-1]]
+    path = '/' + '/'.join(segments + ['v2'])
+    return urllib.parse.urlunsplit(parts._replace(path=path))
 
 
 def _segment(text):
@@ -259,12 +203,12 @@ class ImageClient:
 
     :param adapter: a :class:`keystoneauth1.adapter.Adapter` for the image
         service, such as openstacksdk's ``connection.image`` proxy.
-    :param retries: how many times a request is tried again after a
-        connection failure, a timeout or a 429/502/503/504 answer. ``None``
-        (the default) takes the adapter's ``connect_retries`` and
-        ``status_code_retries`` (a cloud's ``image_connect_retries`` and
-        ``image_status_code_retries``), and :data:`DEFAULT_RETRIES` where
-        those are not set.
+    :param retries: how many times in all a request is tried again after
+        connection failures, timeouts and 429/502/503/504 answers. ``None``
+        (the default) takes the adapter's ``connect_retries`` for the
+        former and ``status_code_retries`` for the latter (a cloud's
+        ``image_connect_retries`` and ``image_status_code_retries``), and
+        :data:`DEFAULT_RETRIES` for a count that is not set.
 
     :attr:`cancel` is a :class:`threading.Event`: once set, no request is
     sent or retried (:class:`Interrupted` is raised instead).
@@ -323,25 +267,24 @@ class ImageClient:
 
     @property
     def base_url(self):
-        """The image API's ``.../v2`` URL, from the catalog or override.
+        """The image API's ``.../v2`` URL (see :func:`image_api_url`).
 
-        No version discovery: the IMS API is v2, so the URL is built from
-        the catalog's (or ``endpoint_override``'s) URL as it stands. That
-        saves the GET of the service's root on every run, and works where
-        the root answers no version document (an API gateway, a bare
-        override). A URL of another version (``.../v1``) is not built on.
+        :raises EndpointError: the catalog's or override's URL is unusable.
+        :raises keystoneauth1.exceptions.ClientException: no image
+            endpoint, or authentication failed.
         """
         if self._base_url is None:
             endpoint = self._adapter.get_endpoint(skip_discovery=True)
             if not endpoint:
                 raise ks_exceptions.EndpointNotFound(
                     'no image endpoint in the service catalog')
-            parts = urllib.parse.urlsplit(endpoint.rstrip('/'))
-            path = _VERSION_SUFFIX.sub('', parts.path) + '/v2'
-            self._base_url = urllib.parse.urlunsplit(
-                parts._replace(path=path))
+            project_id = user_id = None
+            if '%(' in endpoint:
+                project_id = self.project_id
+                user_id = self._adapter.get_user_id()
+            self._base_url = image_api_url(endpoint, project_id, user_id)
             LOG.info('Image API at %s (from %s, without version discovery)',
-                     self._base_url, endpoint)
+                     self._base_url, answers.printable(endpoint))
         return self._base_url
 
     @property
@@ -351,6 +294,16 @@ class ImageClient:
             return self._adapter.get_project_id()
         except ks_exceptions.ClientException:
             return None
+
+    def role_names(self):
+        """The token's role names, or ``None`` if the token does not say."""
+        auth = self._adapter.auth or self._adapter.session.auth
+        try:
+            access = auth.get_access(self._adapter.session)
+        except (AttributeError, ks_exceptions.ClientException):
+            return None
+        names = getattr(access, 'role_names', None)
+        return None if names is None else frozenset(names)
 
     def allow_concurrency(self, threads):
         """Let ``threads`` threads share the session's connections.
@@ -377,15 +330,13 @@ class ImageClient:
         return '/'.join([self.base_url] + [_segment(s) for s in segments])
 
     def _retries(self, kind):
-        if self.retries is not None:
-            return self.retries
         configured = getattr(self._adapter, kind + '_retries', None)
         return DEFAULT_RETRIES if configured is None else int(configured)
 
     def _delay(self, kind, count):
         fixed = getattr(self._adapter, kind + '_retry_delay', None)
         if fixed is not None:
-            return float(fixed)
+            return min(float(fixed), MAX_RETRY_WAIT)
         return min(_FIRST_DELAY * 2 ** count, MAX_RETRY_WAIT)
 
     def _request(self, method, url, **kwargs):
@@ -410,7 +361,7 @@ class ImageClient:
                     connect_retries=0, status_code_retries=0, logger=LOG,
                     **kwargs)
             except ks_exceptions.ConnectionError as e:
-                attempts.append(Attempt(None, not _never_connected(e)))
+                attempts.append(Attempt(None, not answers.never_connected(e)))
                 kind, wait, error = 'connect', None, e
             else:
                 status = response.status_code
@@ -421,17 +372,21 @@ class ImageClient:
                 if status not in RETRIABLE_STATUS_CODES:
                     error.attempts = attempts
                     raise error
-                kind, wait = 'status_code', retry_after(response)
+                kind, wait = 'status_code', answers.retry_after(response)
             if wait is not None and wait > MAX_RETRY_WAIT:
                 raise RetryAfterTooLong(error, wait, attempts)
-            if tries[kind] >= self._retries(kind):
+            if self.retries is not None:
+                used, allowed = sum(tries.values()), self.retries
+            else:
+                used, allowed = tries[kind], self._retries(kind)
+            if used >= allowed:
                 error.attempts = attempts
                 raise error
             delay = max(self._delay(kind, tries[kind]), wait or 0)
             tries[kind] += 1
             LOG.info('%s %s: %s; retrying in %.1f s (retry %d of %d)',
-                     method, url, error, delay, tries[kind],
-                     self._retries(kind))
+                     method, url, self._describe(error), delay, used + 1,
+                     allowed)
             self._wait(delay)
         if not 200 <= status < 300:
             error = UnexpectedResponse(response)
@@ -439,8 +394,15 @@ class ImageClient:
             raise error
         return response
 
+    @staticmethod
+    def _describe(error):
+        response = getattr(error, 'response', None)
+        if response is not None:
+            return answers.status_line(response.status_code, response)
+        return answers.printable(str(error))
+
     def _wait(self, seconds):
-        # Wakes at once when cancelled.
+        # Bounded by MAX_RETRY_WAIT; wakes at once when cancelled.
         self.cancel.wait(seconds)
 
     @staticmethod
@@ -450,7 +412,7 @@ class ImageClient:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise UnexpectedResponse(response)
+            raise MalformedAnswer('the answer is not a JSON object')
         return body
 
     def get_image(self, image_id):
@@ -458,44 +420,106 @@ class ImageClient:
 
         ``image_id`` must have the shape of an ID, or ImageNotFound is
         raised without a request.
-        """
-        if not is_image_id(image_id):
-            raise ImageNotFound(image_id)
-        return self._json(self._request('GET', self._url('images', image_id)))
 
-    def find_images(self, name, limit=2):
-        """Up to ``limit`` images whose name is exactly ``name``."""
-        response = self._request(
-            'GET', self._url('images'),
-            params={'name': name, 'limit': limit})
-        images = self._json(response).get('images')
-        if not isinstance(images, list):
-            raise UnexpectedResponse(response)
-        return [i for i in images if isinstance(i, dict) and 'id' in i]
+        :raises MalformedAnswer: the document fails
+            :func:`~ims_osc_plugin.images.check_image`, or is another
+            image's.
+        """
+        if not images.is_image_id(image_id):
+            raise ImageNotFound(image_id)
+        doc = self._json(self._request('GET', self._url('images', image_id)))
+        try:
+            images.check_image(doc)
+        except images.MalformedImage as e:
+            raise MalformedAnswer(str(e))
+        if not images.same_id(doc['id'], image_id):
+            raise MalformedAnswer('asked for image %s, the service answered '
+                                  'with image %s' % (image_id, doc['id']))
+        return doc
+
+    def list_images(self, **filters):
+        """Every image the service lists for ``filters``, page by page.
+
+        Each listed image is checked with
+        :func:`~ims_osc_plugin.images.check_listed`. The ``next`` link's
+        query is followed on this client's own ``/v2/images`` URL, so a
+        service's link cannot send the request elsewhere.
+
+        :raises MalformedAnswer: a page or an image in it is malformed, or
+            the listing does not end within :data:`MAX_PAGES` pages.
+        """
+        url = self._url('images')
+        params = dict(filters)
+        seen = set()
+        found = []
+        for _page in range(MAX_PAGES):
+            body = self._json(self._request('GET', url, params=params))
+            page = body.get('images')
+            if not isinstance(page, list):
+                raise MalformedAnswer('the listing has no "images" list')
+            try:
+                found.extend(images.check_listed(doc) for doc in page)
+            except images.MalformedImage as e:
+                raise MalformedAnswer(str(e))
+            link = body.get('next')
+            if not link or not page:
+                return found
+            if not isinstance(link, str) or link in seen:
+                raise MalformedAnswer('the listing\'s "next" link is not '
+                                      'a new link')
+            seen.add(link)
+            params = dict(urllib.parse.parse_qsl(
+                urllib.parse.urlsplit(link).query))
+        raise MalformedAnswer('the listing did not end within %d pages'
+                              % MAX_PAGES)
+
+    def find_image_by_name(self, name):
+        """The one image named exactly ``name``, hidden images included.
+
+        As openstacksdk's ``Image.find``: the images listed for the name
+        first, then the hidden ones (``os_hidden``); each time only an
+        exact name counts, whatever else the service's filter returned.
+
+        Glance reads a name filter starting with ``in:`` as a list of names
+        (``in:a,b``: "a" or "b"), so an image named ``in:a,b`` is listed
+        only for the quoted form ``in:"in:a,b"``, which is asked next.
+
+        :raises ImageNotFound: no image has this exact name.
+        :raises AmbiguousImage: more than one has.
+        :raises MalformedAnswer: see :meth:`list_images` and
+            :func:`~ims_osc_plugin.images.check_image`.
+        """
+        queries = [name]
+        if name.startswith('in:') and not set('"\\') & set(name):
+            queries.append('in:"%s"' % name)
+        for filters in ({}, {'os_hidden': 'true'}):
+            matches = {}
+            for query in queries:
+                for doc in images.named(
+                        name, self.list_images(name=query, **filters)):
+                    matches[doc['id']] = doc
+            matches = list(matches.values())
+            if len(matches) > 1:
+                raise AmbiguousImage(name)
+            if matches:
+                try:
+                    return images.check_image(matches[0])
+                except images.MalformedImage as e:
+                    raise MalformedAnswer(str(e))
+        raise ImageNotFound(name)
 
     def find_image(self, name_or_id):
         """The one image with this ID, or else with this exact name.
 
-        Raises :class:`ImageNotFound` or :class:`AmbiguousImage`.
+        Raises what :meth:`get_image` and :meth:`find_image_by_name` raise,
+        but NotFound for the ID.
         """
-        if is_image_id(name_or_id):
+        if images.is_image_id(name_or_id):
             try:
                 return self.get_image(name_or_id)
             except ks_exceptions.NotFound:
                 pass
         return self.find_image_by_name(name_or_id)
-
-    def find_image_by_name(self, name):
-        """The one image named exactly ``name``.
-
-        Raises :class:`ImageNotFound` or :class:`AmbiguousImage`.
-        """
-        images = self.find_images(name)
-        if not images:
-            raise ImageNotFound(name)
-        if len(images) > 1:
-            raise AmbiguousImage(name)
-        return images[0]
 
     def delete_image(self, image_id, delete_backup=None, store=None):
         """``DELETE /v2/images/{image_id}``.
@@ -508,7 +532,7 @@ class ImageClient:
         :raises keystoneauth1.exceptions.HttpError: the cloud refused; its
             ``attempts`` tell what each try got.
         """
-        if not is_image_id(image_id):
+        if not images.is_image_id(image_id):
             raise ImageNotFound(image_id)
         if store is not None:
             if delete_backup is not None:

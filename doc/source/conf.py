@@ -69,7 +69,7 @@ html_last_updated_fmt = None
 # (source start file, name, description, authors, manual section)
 man_pages = [
     ('man/openstack-image-delete', 'openstack-image-delete',
-     'delete images, and optionally their IMS full-ECS backups',
+     'delete images, and optionally the CBR backups of full-ECS images',
      ['ims-osc-plugin developers'], 1),
 ]
 man_show_urls = True

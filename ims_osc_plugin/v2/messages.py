@@ -10,17 +10,23 @@
 #   License for the specific language governing permissions and limitations
 #   under the License.
 
-"""Every line ``image delete`` prints, and how it phrases each failure.
+"""Every line ``image delete`` prints, and how it phrases each outcome.
 
 The one source of the command's wording: the troubleshooting page must
 explain each template here and each status meaning (a unit test checks).
+Every value that comes from the service or the user goes through
+:func:`printable` on its way into a line.
 """
 
-import http
+import logging
 
 from keystoneauth1 import exceptions as ks_exceptions
 
+from ims_osc_plugin import answers
 from ims_osc_plugin import client
+from ims_osc_plugin import outcomes
+
+printable = answers.printable
 
 # What the IMS API reference says each failure status means.
 STATUS_MEANINGS = {
@@ -43,11 +49,10 @@ FAILED = "Failed to delete image '%(image)s': %(reason)s"
 UNKNOWN = "Image '%(image)s' may or may not have been deleted: %(reason)s"
 NOT_ATTEMPTED = ("Image '%(image)s' was not deleted: interrupted before its "
                  "delete was sent")
-GIVEN_TWICE = "Image '%(image)s' was given more than once: handled once"
-SAME_IMAGE = ("Image '%(image)s' is the same image as '%(first)s': handled "
-              "once")
 NO_BACKUP = ("Image '%(image)s': image %(id)s is not a full-ECS image with a "
              "backup: there is no backup to delete")
+SAME_IMAGE_DRY_RUN = ("Image '%(image)s' is the same image as '%(first)s': "
+                      "handled once")
 
 # What follows the image ID in a DELETED line.
 WITH_BACKUP = ' and its backup %(backup)s'
@@ -55,20 +60,22 @@ BACKUP_KEPT = ' (backup %(backup)s kept)'
 GONE_ON_RETRY = ' (it was already gone when the delete was retried)'
 GONE_ON_RETRY_BACKUP = ('; its backup %(backup)s was in the earlier try '
                         'whose answer was lost: check that it is gone')
+SAME_AS = ", the same image as '%(first)s'"
 
 # Reasons in a FAILED or UNKNOWN line.
 NOT_FOUND = 'no image with this name or ID'
 AMBIGUOUS = 'more than one image has this name; use the image ID'
 EMPTY = 'an image name or ID cannot be empty'
+MALFORMED = "the image service's answer cannot be used: %(why)s"
 GONE_BACKUP_KEPT = ('%(error)s: it was already gone before this command '
                     'could delete it, so its backup %(backup)s was not '
                     'deleted by this command')
-RETRY_AFTER = ('%(error)s: the service asked to wait %(wait)d s before '
+RETRY_AFTER = ('%(error)s: the service asked to wait %(wait)s s before '
                'trying again, longer than the %(cap)d s this command waits')
 BODY_REJECTED = ("this cloud's image service does not support delete_backup "
                  "(%(error)s); the image was not deleted. Run again without "
                  "%(flags)s.")
-UNEXPECTED = 'unexpected reply %(status)s %(reason)s'
+UNEXPECTED = 'unexpected reply %(status)s'
 REDIRECTED = ' (to %(location)s)'
 INTERRUPTED_RETRY = '%(error)s (not retried: interrupted)'
 ANSWER_LOST = ('%(error)s; an earlier try may have reached the service '
@@ -79,6 +86,15 @@ ID_NOT_FOUND_INTERRUPTED = ('no image has this ID, and the command was '
 INTERRUPTED_LOST = ('a try may have reached the service before its answer '
                     'was lost, and the command was interrupted before '
                     'retrying')
+IN_FLIGHT = ('the command was stopped while its delete was in flight: no '
+             'answer says what the service did')
+LOST_NOT_FOUND = ('a delete of this ID may have reached the service before '
+                  'its answer was lost, and no image has this ID or name '
+                  'now')
+NAME_OF_DELETED = ('no image has this name or ID now, but this command '
+                   'deleted images by ID without looking up their names: '
+                   'one of them may have had this name')
+SAME_IMAGE = "the same image as '%(first)s'"
 
 # The command's last line.
 SUMMARY_FAILED = 'Failed to delete %(failed)s of %(total)s images.'
@@ -88,7 +104,7 @@ SUMMARY_INTERRUPTED = ('Interrupted by %(signal)s: deleted %(deleted)s of '
                        '%(total)s images, %(failed)s failed, %(skipped)s not '
                        'attempted.')
 
-# --dry-run (stdout, but for what could not be resolved).
+# --dry-run (stdout, but for what could not be looked up).
 WOULD_DELETE = "Would delete image '%(name)s' (%(id)s)%(store)s: %(what)s"
 FROM_STORE = " from store '%(store)s'"
 WOULD_REFUSE = ("Would not delete image '%(name)s' (%(id)s): the service "
@@ -99,13 +115,14 @@ DRY_BACKUP_DELETED = ('full-ECS image, its backup %(backup)s would also be '
 DRY_BACKUP_KEPT = 'full-ECS image, its backup %(backup)s would be kept'
 REFUSE_PROTECTED = 'the image is protected'
 REFUSE_OWNER = ('it belongs to project %(owner)s, not to your project '
-                '%(project)s')
+                "%(project)s (unless your role lets you delete other "
+                "projects' images)")
 DRY_RUN_SUMMARY = ('Dry run: would delete %(images)s and %(backups)s; '
                    'nothing was deleted.')
 DRY_RUN_INTERRUPTED = ('Interrupted by %(signal)s: dry run of %(done)s of '
                        '%(total)s images; nothing was deleted.')
 DRY_RUN_UNRESOLVED = ('Dry run: %(failed)s of %(total)s images could not be '
-                      'resolved.')
+                      'looked up.')
 
 # On a terminal, redrawn in place as images are done.
 PROGRESS = ('Deleting images: %(done)d/%(total)d done, %(deleted)d deleted, '
@@ -115,39 +132,20 @@ PROGRESS_DRY_RUN = ('Dry run: %(done)d/%(total)d done, %(would)d would be '
 
 # Refusals before any request.
 STORE_WITH_FLAG = ('--store cannot be combined with %(flags)s: IMS deletes '
-                   'backups only when the whole image is deleted.')
+                   'a backup only with an image deleted from all stores.')
 V1_WITH_FLAG = ('%(flags)s needs the image API v2; it cannot be used with '
                 '--os-image-api-version %(version)s.')
+UNSUPPORTED_OPTION = ("%(option)s is not supported by ims-osc-plugin's "
+                      "image delete; run without it.")
 NO_ENDPOINT = 'Cannot reach the image service: %(error)s'
+BAD_ENDPOINT = 'Cannot use the image endpoint %(url)s: %(why)s'
 BAD_API_VERSION = ('IMS API version %(version)s is not supported: the IMS '
                    'image API is version 2 (--os-ims-api-version, '
                    'OS_IMS_API_VERSION)')
 
-_MAX_SHOWN = 200
-
-
-def printable(text, limit=_MAX_SHOWN):
-    """``text`` safe for one terminal line: escaped, trimmed."""
-    shown = ''.join(
-        c if c.isprintable() else c.encode('unicode_escape').decode('ascii')
-        for c in text[:limit + 1])
-    if len(shown) > limit:
-        shown = shown[:limit] + '...'
-    return shown
-
 
 def plural(count, noun):
     return '%d %s%s' % (count, noun, '' if count == 1 else 's')
-
-
-def _reason_phrase(status, response):
-    phrase = getattr(response, 'reason', None)
-    if not phrase:
-        try:
-            phrase = http.HTTPStatus(status).phrase
-        except ValueError:
-            phrase = ''
-    return phrase
 
 
 def explain(error):
@@ -157,12 +155,11 @@ def explain(error):
     text, escaped.
     """
     status = error.http_status
-    line = ('%s %s' % (status, _reason_phrase(status, error.response)))
-    line = line.strip()
+    line = answers.status_line(status, error.response)
     meaning = STATUS_MEANINGS.get(status)
     if meaning:
         line += ', ' + meaning
-    message = client.server_message(error.response)
+    message = answers.server_message(error.response)
     if message:
         line += ': ' + printable(message)
     return line
@@ -176,7 +173,7 @@ def is_body_rejected(error):
     """
     if getattr(error, 'http_status', None) != 400:
         return False
-    message = client.server_message(error.response) or ''
+    message = answers.server_message(error.response) or ''
     return 'a body is not expected' in message.lower()
 
 
@@ -186,21 +183,125 @@ def reason(error, delete_backup=None):
         return NOT_FOUND
     if isinstance(error, client.AmbiguousImage):
         return AMBIGUOUS
+    if isinstance(error, client.MalformedAnswer):
+        return MALFORMED % {'why': printable(str(error))}
     if isinstance(error, client.RetryAfterTooLong):
         return RETRY_AFTER % {'error': explain(error.error),
-                              'wait': error.wait,
+                              'wait': printable(str(error.wait), 12),
                               'cap': client.MAX_RETRY_WAIT}
     if isinstance(error, client.UnexpectedResponse):
         response = error.response
-        line = UNEXPECTED % {
-            'status': response.status_code,
-            'reason': _reason_phrase(response.status_code, response)}
+        line = UNEXPECTED % {'status': answers.status_line(
+            response.status_code, response)}
         location = response.headers.get('Location')
         if location:
             line += REDIRECTED % {'location': printable(location)}
-        return line.strip()
+        return line
     if isinstance(error, ks_exceptions.HttpError):
         if delete_backup is not None and is_body_rejected(error):
             return BODY_REJECTED % {'error': explain(error), 'flags': FLAGS}
         return explain(error)
     return printable(str(error)) or type(error).__name__
+
+
+def _why_not_deleted(job, delete_backup):
+    """The reason part of a FAILED or UNKNOWN line."""
+    error = job.error
+    if job.reason == outcomes.SAME_IMAGE:
+        return SAME_IMAGE % {'first': printable(job.same_as.arg)}
+    if job.reason == outcomes.EMPTY:
+        return EMPTY
+    if job.reason == outcomes.IN_FLIGHT:
+        return IN_FLIGHT
+    if job.reason == outcomes.LOST_NOT_FOUND:
+        return LOST_NOT_FOUND
+    if job.reason == outcomes.NAME_OF_DELETED:
+        return NAME_OF_DELETED
+    if job.reason == outcomes.ID_NOT_FOUND_INTERRUPTED:
+        if job.kind == outcomes.UNKNOWN:
+            return INTERRUPTED_LOST
+        return ID_NOT_FOUND_INTERRUPTED
+    if job.reason == outcomes.GONE_BACKUP_KEPT:
+        return GONE_BACKUP_KEPT % {'error': explain(error),
+                                   'backup': printable(job.backup)}
+    if isinstance(error, client.Interrupted):
+        if job.kind == outcomes.UNKNOWN:
+            return INTERRUPTED_LOST
+        return INTERRUPTED_RETRY % {
+            'error': reason(error.error, delete_backup)}
+    line = reason(error, delete_backup)
+    if job.kind == outcomes.UNKNOWN and (
+            outcomes.earlier_attempt_may_have_acted(error)):
+        return ANSWER_LOST % {'error': line}
+    return line
+
+
+def _deleted_detail(job, delete_backup, store):
+    detail = job.image_id
+    backup = job.backup
+    if job.reason == outcomes.SAME_IMAGE:
+        return detail + SAME_AS % {'first': printable(job.same_as.arg)}
+    if job.reason == outcomes.GONE_ON_RETRY:
+        detail += GONE_ON_RETRY
+        if backup and delete_backup:
+            detail += GONE_ON_RETRY_BACKUP % {'backup': printable(backup)}
+    elif backup and store is None:
+        detail += (WITH_BACKUP if delete_backup else BACKUP_KEPT) % {
+            'backup': printable(backup)}
+    return detail
+
+
+def _dry_run_line(job, delete_backup, store, project_id):
+    image = job.image
+    fields = {'name': printable(image.get('name') or ''),
+              'id': job.image_id}
+    if job.kind == outcomes.WOULD_REFUSE:
+        if job.reason == outcomes.PROTECTED:
+            why = REFUSE_PROTECTED
+        else:
+            why = REFUSE_OWNER % {'owner': printable(image['owner']),
+                                  'project': printable(project_id)}
+        return WOULD_REFUSE % dict(fields, why=why)
+    backup = job.backup
+    if not backup:
+        what = DRY_NO_BACKUP
+    elif delete_backup:
+        what = DRY_BACKUP_DELETED % {'backup': printable(backup)}
+    else:
+        what = DRY_BACKUP_KEPT % {'backup': printable(backup)}
+    return WOULD_DELETE % dict(
+        fields, what=what,
+        store=FROM_STORE % {'store': printable(store)} if store else '')
+
+
+def result_lines(job, delete_backup=None, store=None, dry_run=False,
+                 project_id=None):
+    """The lines that report ``job``: ``(level, text)`` pairs.
+
+    ``level`` is a :mod:`logging` level, or ``None`` for standard output
+    (a dry run's verdicts).
+    """
+    image = printable(job.arg)
+    kind = job.kind
+    if dry_run and job.reason == outcomes.SAME_IMAGE and kind in (
+            outcomes.WOULD_DELETE, outcomes.WOULD_REFUSE):
+        return [(logging.WARNING, SAME_IMAGE_DRY_RUN % {
+            'image': image, 'first': printable(job.same_as.arg)})]
+    if kind in (outcomes.WOULD_DELETE, outcomes.WOULD_REFUSE):
+        return [(None, _dry_run_line(job, delete_backup, store,
+                                     project_id))]
+    if kind == outcomes.DELETED:
+        lines = []
+        if delete_backup and job.image is not None and not job.backup and (
+                job.reason != outcomes.SAME_IMAGE):
+            lines.append((logging.WARNING, NO_BACKUP % {
+                'image': image, 'id': job.image_id}))
+        lines.append((logging.INFO, DELETED % {
+            'image': image,
+            'detail': _deleted_detail(job, delete_backup, store)}))
+        return lines
+    if kind == outcomes.NOT_ATTEMPTED:
+        return [(logging.ERROR, NOT_ATTEMPTED % {'image': image})]
+    template = UNKNOWN if kind == outcomes.UNKNOWN else FAILED
+    return [(logging.ERROR, template % {
+        'image': image, 'reason': _why_not_deleted(job, delete_backup)})]

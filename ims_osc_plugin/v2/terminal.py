@@ -17,14 +17,18 @@ import contextlib
 import signal
 import threading
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 @contextlib.contextmanager
-def stop_on_signals(cancel):
-    """Turn the first SIGINT or SIGTERM into ``cancel`` being set.
+def on_signals(first, second):
+    """Call ``first()`` on the first SIGINT or SIGTERM, ``second()`` next.
 
-    Yields the list of signals caught. Requests already sent finish;
-    nothing new is sent. A second signal acts as it would have without
-    this (SIGINT raises KeyboardInterrupt).
+    A third acts as it would have without this. Yields the list of
+    signals caught. A signal ignored when this starts (a background job of
+    a script, nohup) stays ignored, as a shell user expects. The handlers
+    must only set flags: they run in the main thread between two of its
+    bytecodes, whatever it holds.
     """
     caught = []
     if threading.current_thread() is not threading.main_thread():
@@ -34,29 +38,27 @@ def stop_on_signals(cancel):
 
     def handler(signum, frame):
         caught.append(signum)
-        cancel.set()
-        signal.signal(signum, previous[signum])
+        if len(caught) == 1:
+            first()
+        else:
+            second()
+            restore()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        previous[signum] = signal.signal(signum, handler)
+    def restore():
+        for signum, old in previous.items():
+            # None: a handler not set from Python; SIG_DFL is its nearest.
+            signal.signal(signum, signal.SIG_DFL if old is None else old)
+        previous.clear()
+
+    for signum in STOP_SIGNALS:
+        old = signal.getsignal(signum)
+        if old != signal.SIG_IGN:
+            previous[signum] = old
+            signal.signal(signum, handler)
     try:
         yield caught
     finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
-
-
-def leave_signals_to_the_main_thread():
-    """Block SIGINT and SIGTERM in the calling (worker) thread.
-
-    Python runs signal handlers in the main thread only. When the kernel
-    hands a signal to a worker thread, the main thread notices it only once
-    it wakes for something else, and until then the workers keep sending.
-    Blocked here, the signal always goes to the main thread at once.
-    """
-    if hasattr(signal, 'pthread_sigmask'):
-        signal.pthread_sigmask(signal.SIG_BLOCK,
-                               {signal.SIGINT, signal.SIGTERM})
+        restore()
 
 
 class ProgressLine:

@@ -96,7 +96,8 @@ class TestDryRun(base.FunctionalTestCase):
             "Would not delete image '%s' (%s): the service would refuse: "
             "the image is protected" % (protected_name, protected),
             "Would not delete image '%s' (%s): the service would refuse: "
-            "it belongs to project %s, not to your project %s"
+            "it belongs to project %s, not to your project %s (unless your "
+            "role lets you delete other projects' images)"
             % (foreign_name, foreign, owner, project),
         ], would(result))
         self.assertEqual(summary(2, 1), stdout_lines(result)[-1])
@@ -166,7 +167,7 @@ class TestDryRun(base.FunctionalTestCase):
             self.assertEqual(1, result.rc, result.stderr)
             self.assertNotIn('Traceback', result.stderr)
             self.assertEqual('Dry run: 4 of 5 images could not be '
-                             'resolved.', base.stderr_lines(result)[-1])
+                             'looked up.', base.stderr_lines(result)[-1])
             dry_failures = failures(result)
             self.assertEqual(
                 ["Failed to delete image '%s': " % arg
@@ -196,17 +197,41 @@ class TestDryRun(base.FunctionalTestCase):
                           % (name, image)], would(result))
         self.assertEqual(summary(1, 0), stdout_lines(result)[-1])
         self.assertNothingDeleted(since)
-        dry_notes = [line for line in base.stderr_lines(result)
-                     if 'handled once' in line]
+        self.assertEqual(
+            ["Image '%s' is the same image as '%s': handled once"
+             % (arg, name) for arg in args[1:]],
+            [line for line in base.stderr_lines(result)
+             if 'handled once' in line])
 
-        real = self.delete(*args)
+        real = self.delete('-v', *args)
 
+        # Deleted once; every argument is reported deleted.
         self.assertSucceeded(real)
         self.assertGone(image)
         self.assertEqual(
+            ["Deleted image '%s': %s" % (name, image)] +
+            ["Deleted image '%s': %s, the same image as '%s'"
+             % (arg, image, name) for arg in args[1:]],
             [line for line in base.stderr_lines(real)
-             if 'handled once' in line], dry_notes)
+             if line.startswith('Deleted image')])
         self.assertEqual(1, len(self.deletes(since)))
+
+    def test_an_admin_is_not_promised_a_refusal(self):
+        # The token's roles decide: an admin's dry run says it would delete
+        # another project's image, and the admin's real run does.
+        name, image = self.plain()
+        since = self.state.last_seq()
+
+        dry = self.delete('--dry-run', name, cloud='admin')
+
+        self.assertSucceeded(dry)
+        self.assertEqual(["Would delete image '%s' (%s): no backup"
+                          % (name, image)], would(dry))
+        self.assertNothingDeleted(since)
+        real = self.delete(image, cloud='admin')
+        self.assertSucceeded(real)
+        self.assertGone(image)
+        self.before.discard(image)
 
     def test_upper_case_id_duplicate_as_in_a_real_run(self):
         # The same ID in capitals: whatever a real run makes of it (here it
@@ -219,13 +244,19 @@ class TestDryRun(base.FunctionalTestCase):
         dry = self.delete('--dry-run', *args)
 
         self.assertNothingDeleted(since)
-        real = self.delete(*args)
+        real = self.delete('-v', *args)
         self.assertEqual(real.rc, dry.rc, dry.stderr)
         self.assertEqual(
-            [line for line in base.stderr_lines(real)
-             if 'handled once' in line or line.startswith('Failed')],
+            ["Image '%s' is the same image as '%s': handled once"
+             % (image.upper(), image)],
             [line for line in base.stderr_lines(dry)
              if 'handled once' in line or line.startswith('Failed')])
+        self.assertEqual(
+            ["Deleted image '%s': %s" % (image, image),
+             "Deleted image '%s': %s, the same image as '%s'"
+             % (image.upper(), image, image)],
+            [line for line in base.stderr_lines(real)
+             if line.startswith(('Deleted', 'Failed'))])
 
     def test_bad_input_refused_as_in_a_real_run(self):
         name, image = self.plain()

@@ -84,14 +84,17 @@ class TestNotFoundAfterRetry(base.FunctionalTestCase):
         self.never_existing_id_fails(429, retry_after='1')
 
     def test_lost_answer_is_reported_deleted(self):
-        image = self.create_image()
+        # Looked up by name first: the image was there, and the retry's 404
+        # says the lost try deleted it.
+        name = self.unique_name()
+        image = self.create_image(name)
         self.state.set_fault(image, 'lost', count=1)
         since = self.state.last_seq()
 
-        result = self.openstack('-v', 'image', 'delete', image)
+        result = self.openstack('-v', 'image', 'delete', name)
 
         self.assertSucceeded(result)
-        self.assertIn("Deleted image '%s': %s%s" % (image, image,
+        self.assertIn("Deleted image '%s': %s%s" % (name, image,
                                                     RETRIED_NOTE),
                       result.stderr)
         self.assertNotIn('Failed', result.stderr)
@@ -100,6 +103,27 @@ class TestNotFoundAfterRetry(base.FunctionalTestCase):
         # lost; the retry found the image gone.
         self.assertEqual([(0, 204), (404, None)],
                          [(e['status'], e['served']) for e in events])
+        self.assertGone(image)
+
+    def test_lost_answer_by_id_without_lookup_is_unknown(self):
+        # Given by ID without options, nothing was looked up: the 404 of
+        # the retry may answer an ID that never existed, and no image has
+        # it as its name. The image was deleted; the command cannot know.
+        image = self.create_image()
+        self.state.set_fault(image, 'lost', count=1)
+        since = self.state.last_seq()
+
+        result = self.openstack('-v', 'image', 'delete', image)
+
+        self.assertEqual(1, result.rc, result.stderr)
+        self.assertIn(
+            "Image '%s' may or may not have been deleted: a delete of this "
+            "ID may have reached the service before its answer was lost, "
+            "and no image has this ID or name now" % image, result.stderr)
+        self.assertNotIn('Deleted image', result.stderr)
+        self.assertEqual([(0, 204), (404, None)],
+                         [(e['status'], e['served'])
+                          for e in self.deletes(since, image)])
         self.assertGone(image)
 
     def test_lost_answer_with_delete_backup(self):

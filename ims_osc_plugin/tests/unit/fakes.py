@@ -15,6 +15,7 @@
 import http.client
 import io
 import json
+import re
 import types
 import urllib.parse
 import uuid
@@ -36,6 +37,23 @@ TOKEN = 'gAAAAAsecret-token-%s' % uuid.uuid4().hex
 
 # A Cloud fault: the DELETE is done, then the connection drops unanswered.
 LOST = object()
+
+
+# Glance's split_filter_value_for_quotes: "quoted" or plain values.
+_IN_VALUES = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)",?|([^,]+),?|,')
+
+
+def glance_on_mysql(wanted, name):
+    """Glance's name filter, names compared without case as MySQL does.
+
+    ``in:`` lists names, each plain or "quoted" (Glance's
+    ``split_filter_value_for_quotes``).
+    """
+    name = (name or '').lower()
+    if wanted.startswith('in:'):
+        values = [q or p for q, p in _IN_VALUES.findall(wanted[3:])]
+        return any(v.lower() == name for v in values)
+    return wanted.lower() == name
 
 
 def dropped_connection():
@@ -106,7 +124,16 @@ def token_session(endpoint=IMAGE_URL_V2):
 
 
 class Cloud:
-    """Images behind requests-mock, keyed by ID, answering like IMS."""
+    """Images behind requests-mock, keyed by ID, answering like IMS.
+
+    As hostile as a real deployment: the name filter is Glance's on MySQL
+    (``in:a,b`` means "a or b", names compared without case; see
+    :func:`glance_on_mysql`), listings come
+    in pages of :attr:`page_size` with a ``next`` link, and hidden images
+    are listed only with ``os_hidden=true``.
+    """
+
+    page_size = 3
 
     def __init__(self, mocker, base=IMAGE_URL_V2):
         self.mocker = mocker
@@ -133,10 +160,20 @@ class Cloud:
         # request.qs is lower-cased by requests-mock: parse the URL.
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(request.url).query)
         names = query.get('name', [])
+        hidden = query.get('os_hidden', ['false'])[0] == 'true'
         found = [i for i in self.images.values()
-                 if not names or i['name'] == names[0]]
-        limit = int(query.get('limit', ['25'])[0])
-        return {'images': found[:limit]}
+                 if bool(i.get('os_hidden')) == hidden and (
+                     not names or glance_on_mysql(names[0], i['name']))]
+        start = 0
+        if 'marker' in query:
+            start = [i['id'] for i in found].index(query['marker'][0]) + 1
+        page = found[start:start + self.page_size]
+        body = {'images': page}
+        if start + self.page_size < len(found):
+            body['next'] = '/v2/images?' + urllib.parse.urlencode(
+                dict({k: v[0] for k, v in query.items()},
+                     marker=page[-1]['id']))
+        return body
 
     def _image(self, request, context):
         image_id = request.path.rsplit('/', 1)[-1]

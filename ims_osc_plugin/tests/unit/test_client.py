@@ -25,7 +25,9 @@ import requests_mock
 from requests_mock.contrib import fixture as rm_fixture
 import testtools
 
+from ims_osc_plugin import answers
 from ims_osc_plugin import client
+from ims_osc_plugin import outcomes
 from ims_osc_plugin.tests.unit import fakes
 
 IMAGE_ID = '4ca46bf1-5c61-48ff-b4f3-0ad4e5e3ba90'
@@ -209,7 +211,7 @@ class TestDelete(TestBase):
             'message': 'Image is protected', 'code': '403 Forbidden'})
         e = self.assertRaises(ks_exceptions.Forbidden,
                               self.ims.delete_image, IMAGE_ID)
-        self.assertEqual('Image is protected', client.server_message(
+        self.assertEqual('Image is protected', answers.server_message(
             e.response))
         self.assertEqual([(403, True)],
                          [(a.status, a.may_have_reached) for a in e.attempts])
@@ -299,7 +301,7 @@ class TestDelete(TestBase):
         e = self.assertRaises(ks_exceptions.NotFound,
                               self.ims.delete_image, IMAGE_ID)
         self.assertEqual(1, self.requests.call_count)
-        self.assertFalse(client.earlier_attempt_may_have_acted(e))
+        self.assertFalse(outcomes.earlier_attempt_may_have_acted(e))
 
     def attempts_before_404(self, first):
         self.requests.delete(self.url, [first, {'status_code': 404}])
@@ -328,7 +330,7 @@ class TestDelete(TestBase):
         self.requests.delete(self.url, [{'status_code': 503},
                                         {'status_code': 204}])
         self.ims.delete_image(IMAGE_ID)
-        self.assertIn('INFO DELETE %s: Service Unavailable (HTTP 503); '
+        self.assertIn('INFO DELETE %s: 503 Service Unavailable; '
                       'retrying in 0.5 s (retry 1 of 3)' % self.url,
                       logger.output)
         self.assertNotIn('WARNING', logger.output)
@@ -352,9 +354,8 @@ class TestFind(TestBase):
         self.assertEqual(1, self.requests.call_count)
         request = self.requests.last_request
         self.assertEqual('/v2/images', request.path)
-        self.assertEqual(
-            'name=a%2F..%2Fb%3Fc%3Dd%23e+f&limit=2',
-            request.url.split('?', 1)[1])
+        self.assertEqual('name=a%2F..%2Fb%3Fc%3Dd%23e+f',
+                         request.url.split('?', 1)[1])
 
     def test_id_shaped_name(self):
         name = str(uuid.uuid4())
@@ -378,13 +379,11 @@ class TestFind(TestBase):
     def test_unexpected_list_shape(self):
         self.requests.get(fakes.IMAGE_URL_V2 + '/images',
                           json={'images': 'nope'})
-        self.assertRaises(client.UnexpectedResponse, self.ims.find_image,
-                          'x')
+        self.assertRaises(client.MalformedAnswer, self.ims.find_image, 'x')
 
     def test_non_json_success(self):
         self.requests.get(fakes.IMAGE_URL_V2 + '/images', text='<html>')
-        self.assertRaises(client.UnexpectedResponse, self.ims.find_image,
-                          'x')
+        self.assertRaises(client.MalformedAnswer, self.ims.find_image, 'x')
 
 
 class TestAllowConcurrency(testtools.TestCase):
@@ -419,20 +418,219 @@ class TestAllowConcurrency(testtools.TestCase):
         self.assertIs(own, session.session.adapters['https://'])
 
 
-class TestHelpers(testtools.TestCase):
+class TestImageApiUrl(testtools.TestCase):
+    """Every catalog or override form keystoneauth accepts.
 
-    def test_backup_of(self):
-        self.assertEqual('b', client.backup_of(
-            {'__whole_image': 'true', '__backup_id': 'b'}))
-        self.assertEqual('b', client.backup_of(
-            {'__whole_image': 'True', '__backup_id': 'b'}))
-        self.assertIsNone(client.backup_of({'__backup_id': 'b'}))
-        self.assertIsNone(client.backup_of({'__whole_image': 'true'}))
-        self.assertIsNone(client.backup_of({}))
+    Or a refusal that names the URL.
+    """
 
-    def test_is_image_id(self):
-        self.assertTrue(client.is_image_id(IMAGE_ID))
-        self.assertTrue(client.is_image_id(IMAGE_ID.upper()))
-        for bad in ('', IMAGE_ID + '\n', IMAGE_ID.replace('-', ''),
-                    '{%s}' % IMAGE_ID, 'urn:uuid:' + IMAGE_ID):
-            self.assertFalse(client.is_image_id(bad), bad)
+    def test_forms(self):
+        project = 'c5c4b9b3d3ba4d7e9e7f9a1c2b3d4e5f'
+        for endpoint, expected in (
+                ('https://ims.test', 'https://ims.test/v2'),
+                ('https://ims.test/', 'https://ims.test/v2'),
+                ('https://ims.test/v2', 'https://ims.test/v2'),
+                ('https://ims.test/v2/', 'https://ims.test/v2'),
+                ('https://ims.test/V2', 'https://ims.test/v2'),
+                ('https://ims.test/v2.1', 'https://ims.test/v2'),
+                ('https://ims.test/v1', 'https://ims.test/v2'),
+                ('https://ims.test/v2/' + project, 'https://ims.test/v2'),
+                ('https://ims.test/v2/images', 'https://ims.test/v2'),
+                ('https://ims.test/v2/images/', 'https://ims.test/v2'),
+                ('https://gw.test/image', 'https://gw.test/image/v2'),
+                ('https://gw.test/image/v2/' + project,
+                 'https://gw.test/image/v2'),
+                ('http://127.0.0.1:9292', 'http://127.0.0.1:9292/v2'),
+                ('https://ims.test/v2/%(project_id)s', 'https://ims.test/v2'),
+                ('https://ims.test/%(project_id)s',
+                 'https://ims.test/%s/v2' % project)):
+            self.assertEqual(expected, client.image_api_url(
+                endpoint, project_id=project, user_id='u1'), endpoint)
+
+    def test_refused(self):
+        for endpoint in ('ftp://ims.test/v2', 'ims.test/v2', 'https://',
+                         'https://ims.test/v2?x=1', 'https://ims.test/#f',
+                         'https://ims.test/%(tenant_id)s',
+                         'https://ims.test/v2 x', 'https://ims.test/\x1b[2J'):
+            e = self.assertRaises(client.EndpointError,
+                                  client.image_api_url, endpoint, 'p', 'u')
+            self.assertEqual(endpoint, e.url)
+
+    def test_placeholder_without_a_project(self):
+        e = self.assertRaises(client.EndpointError, client.image_api_url,
+                              'https://ims.test/v2/%(project_id)s')
+        self.assertIn('gives no project_id', e.why)
+
+
+class TestEndpointOverridePlaceholder(TestBase):
+
+    def test_project_id_is_filled_in_as_keystoneauth_does(self):
+        self.requests.delete(requests_mock.ANY, status_code=204)
+        ims = client.ImageClient.from_session(
+            self.password_session(), region_name='region-1',
+            endpoint_override='https://override.test/v2/%(project_id)s')
+        ims.delete_image(IMAGE_ID)
+        self.assertEqual('https://override.test/v2/images/' + IMAGE_ID,
+                         self.requests.last_request.url)
+
+
+class TestRetryAfter(testtools.TestCase):
+
+    def seconds(self, value, now=1000.0):
+        return answers.retry_after(
+            mock.Mock(headers={'Retry-After': value}), now=lambda: now)
+
+    def test_forms(self):
+        self.assertEqual(7, self.seconds('7'))
+        self.assertEqual(0, self.seconds('0'))
+        self.assertEqual(int('9' * 400), self.seconds('9' * 400))
+        self.assertEqual(30, self.seconds(
+            'Thu, 01 Jan 1970 00:17:10 GMT'))
+        self.assertEqual(0, self.seconds('Thu, 01 Jan 1970 00:00:01 GMT'))
+        for ignored in ('', '-5', '1e3', '1.5', 'soon', '\u0663',
+                        'Thu, 99 Foo 1970', 'Mon, 01 Jan 99999 00:00:00 GMT'):
+            self.assertIsNone(self.seconds(ignored), ignored)
+
+    def test_any_number_of_digits_ends_the_request(self):
+        # A float would be infinity, and '%d' of it a crash.
+        requests_fixture = self.useFixture(rm_fixture.Fixture())
+        self.useFixture(fixtures.MockPatchObject(client.ImageClient, '_wait'))
+        requests_fixture.delete(requests_mock.ANY, status_code=429,
+                                headers={'Retry-After': '9' * 400})
+        ims = client.ImageClient.from_session(fakes.token_session())
+        e = self.assertRaises(client.RetryAfterTooLong, ims.delete_image,
+                              IMAGE_ID)
+        self.assertEqual(int('9' * 400), e.wait)
+
+
+class TestRetriesInAll(TestBase):
+    """--retries N: N retries per request in all.
+
+    The cloud's settings: each kind its own count, as keystoneauth counts
+    them.
+    """
+
+    def setUp(self):
+        super().setUp()
+        self.url = fakes.IMAGE_URL_V2 + '/images/' + IMAGE_ID
+        self.requests.delete(self.url, [
+            {'exc': fakes.refused_connection()}, {'status_code': 503},
+            {'status_code': 503}, {'status_code': 204}])
+
+    def tries(self, ims):
+        try:
+            ims.delete_image(IMAGE_ID)
+        except (ks_exceptions.ServiceUnavailable,
+                ks_exceptions.ConnectFailure):
+            pass
+        return self.requests.call_count
+
+    def test_option_counts_both_kinds(self):
+        ims = client.ImageClient.from_session(fakes.token_session())
+        ims.retries = 1
+        self.assertEqual(2, self.tries(ims))
+
+    def test_option_two(self):
+        ims = client.ImageClient.from_session(fakes.token_session())
+        ims.retries = 2
+        self.assertEqual(3, self.tries(ims))
+
+    def test_cloud_settings_count_each_kind(self):
+        ims = client.ImageClient.from_session(
+            fakes.token_session(), connect_retries=1, status_code_retries=1)
+        self.assertEqual(3, self.tries(ims))
+
+
+class TestHostileLookups(TestBase):
+    """Only an exact name or the ID counts, whatever the filter returned."""
+
+    def setUp(self):
+        super().setUp()
+        self.ims = client.ImageClient.from_session(fakes.token_session())
+        self.cloud = fakes.Cloud(self.requests)
+
+    def test_name_filter_without_case(self):
+        self.cloud.add(fakes.image('Prod-Golden'))
+        self.assertRaises(client.ImageNotFound, self.ims.find_image,
+                          'prod-golden')
+
+    def test_in_operator(self):
+        self.cloud.add(fakes.image('a'))
+        self.assertRaises(client.ImageNotFound, self.ims.find_image,
+                          'in:a,zzz')
+
+    def test_a_name_glance_reads_as_a_list_is_asked_for_quoted(self):
+        # Found by the model-based test: Glance answers "in:a,b" with the
+        # images named a or b; only 'in:"in:a,b"' lists the image itself.
+        self.cloud.add(fakes.image('a'))
+        listed = self.cloud.add(fakes.image('in:a,b'))
+        self.assertEqual(listed, self.ims.find_image('in:a,b'))
+        self.assertEqual(
+            ['name=in%3Aa%2Cb', 'name=in%3A%22in%3Aa%2Cb%22'],
+            [r.url.split('?', 1)[1] for r in self.requests.request_history])
+
+    def test_exact_match_on_a_later_page(self):
+        self.cloud.add(*[fakes.image(n) for n in ('DUP', 'Dup', 'dUp',
+                                                  'duP')])
+        exact = self.cloud.add(fakes.image('dup'))
+        self.assertEqual(exact, self.ims.find_image('dup'))
+        self.assertEqual(2, self.requests.call_count)
+
+    def test_two_exact_matches_across_pages(self):
+        self.cloud.add(*[fakes.image(n) for n in ('dup', 'DUP', 'Dup',
+                                                  'dUp', 'dup')])
+        self.assertRaises(client.AmbiguousImage, self.ims.find_image, 'dup')
+
+    def test_hidden_images_are_found_as_core_finds_them(self):
+        hidden = self.cloud.add(fakes.image('h', os_hidden=True))
+        self.assertEqual(hidden, self.ims.find_image('h'))
+        self.assertEqual(
+            ['name=h', 'name=h&os_hidden=true'],
+            [r.url.split('?', 1)[1] for r in self.requests.request_history])
+
+    def test_a_listed_image_wins_over_a_hidden_one(self):
+        shown = self.cloud.add(fakes.image('h'))
+        self.cloud.add(fakes.image('h', os_hidden=True))
+        self.assertEqual(shown, self.ims.find_image('h'))
+
+    def test_id_lookup_answered_with_another_image(self):
+        other = fakes.image('other')
+        self.requests.get(fakes.IMAGE_URL_V2 + '/images/' + IMAGE_ID,
+                          json=other)
+        e = self.assertRaises(client.MalformedAnswer, self.ims.find_image,
+                              IMAGE_ID)
+        self.assertIn(other['id'], str(e))
+
+    def test_malformed_documents(self):
+        for bad in ({'id': 42, 'name': 'x'}, {'name': 'x'}, ['x'],
+                    {'id': 'not-a-uuid', 'name': 'x'},
+                    {'id': IMAGE_ID, 'name': 7}):
+            self.requests.get(fakes.IMAGE_URL_V2 + '/images',
+                              json={'images': [bad]})
+            self.assertRaises(client.MalformedAnswer, self.ims.find_image,
+                              'x')
+        for field, value in (('protected', 'yes'), ('owner', 1),
+                             ('__backup_id', ['b']),
+                             ('__whole_image', True)):
+            doc = fakes.image('x', **{field: value})
+            self.requests.get(fakes.IMAGE_URL_V2 + '/images',
+                              json={'images': [doc]})
+            e = self.assertRaises(client.MalformedAnswer,
+                                  self.ims.find_image, 'x')
+            self.assertIn(field, str(e))
+
+    def test_next_link_stays_on_the_image_api(self):
+        self.requests.get(fakes.IMAGE_URL_V2 + '/images', [
+            {'json': {'images': [fakes.image('y')],
+                      'next': 'https://evil.test/v3/auth/tokens?marker=m'}},
+            {'json': {'images': []}}])
+        self.assertRaises(client.ImageNotFound, self.ims.find_image, 'x')
+        second = self.requests.request_history[1]
+        self.assertEqual(fakes.IMAGE_URL_V2 + '/images?marker=m',
+                         second.url)
+
+    def test_a_repeating_next_link_ends_the_lookup(self):
+        self.requests.get(fakes.IMAGE_URL_V2 + '/images', json={
+            'images': [fakes.image('y')], 'next': '/v2/images?marker=m'})
+        self.assertRaises(client.MalformedAnswer, self.ims.find_image, 'x')
+        self.assertEqual(2, self.requests.call_count)

@@ -17,7 +17,7 @@ from unittest import mock
 from keystoneauth1 import exceptions as ks_exceptions
 import testtools
 
-from ims_osc_plugin import client
+from ims_osc_plugin import answers
 from ims_osc_plugin.v2 import messages
 
 
@@ -36,33 +36,33 @@ class TestMessages(testtools.TestCase):
 
     def test_glance_json(self):
         self.assertEqual('A body is not expected with this request.',
-                         client.server_message(self._error(400, json={
+                         answers.server_message(self._error(400, json={
                              'message': 'A body is not expected with this '
                                         'request.',
                              'code': '400 Bad Request',
                              'title': 'Bad Request'})))
 
     def test_error_object(self):
-        self.assertEqual('The image is in use', client.server_message(
+        self.assertEqual('The image is in use', answers.server_message(
             self._error(409, json={'error': {
                 'code': 'IMG.0001', 'message': 'The image is in use'}})))
 
     def test_api_sig_errors(self):
-        self.assertEqual('detail', client.server_message(
+        self.assertEqual('detail', answers.server_message(
             self._error(400, json={'errors': [{'detail': 'detail'}]})))
 
     def test_html_page(self):
         text = ('<html><head><title>403 Forbidden</title></head><body>'
                 '<h1>403 Forbidden</h1>Access was denied to this '
                 'resource.<br /><br /></body></html>')
-        message = client.server_message(self._error(403, text=text))
+        message = answers.server_message(self._error(403, text=text))
         self.assertNotIn('<', message)
         self.assertIn('Access was denied to this resource.', message)
 
     def test_plain_webob_page(self):
         self.assertEqual(
             'A body is not expected with this request.',
-            client.server_message(self._error(400, text=(
+            answers.server_message(self._error(400, text=(
                 '400 Bad Request\n\nA body is not expected with this '
                 'request.\n\n   '))))
 
@@ -76,8 +76,8 @@ class TestMessages(testtools.TestCase):
     def test_unexpected_shapes(self):
         for body in ([1, 2], 'text', 42, {'error': 7}, {}):
             self.assertIsNone(
-                client.server_message(self._error(500, json=body)))
-        self.assertIsNone(client.server_message(self._error(500)))
+                answers.server_message(self._error(500, json=body)))
+        self.assertIsNone(answers.server_message(self._error(500)))
 
     def test_control_characters_escaped(self):
         e = ks_exceptions.from_response(self._error(
@@ -111,3 +111,13 @@ class TestMessages(testtools.TestCase):
     def test_printable(self):
         self.assertEqual('a\\nb\\u202e', messages.printable('a\nb\u202e'))
         self.assertEqual('x' * 200 + '...', messages.printable('x' * 5000))
+
+    def test_reason_phrase_is_the_servers_text(self):
+        # A status line's reason phrase comes from the server, too.
+        response = self._error(503, json={'message': 'busy\x1b[2J'})
+        response.reason = 'Unavailable\x1b]0;title\x07'
+        line = messages.explain(ks_exceptions.from_response(
+            response, 'DELETE', 'u'))
+        self.assertTrue(line.isprintable(), line)
+        self.assertEqual('503 Unavailable\\x1b]0;title\\x07, the image '
+                         'service is unavailable: busy\\x1b[2J', line)

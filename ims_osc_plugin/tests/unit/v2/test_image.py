@@ -22,7 +22,6 @@ import time
 from unittest import mock
 
 import fixtures
-from keystoneauth1 import exceptions as ks_exceptions
 from openstackclient.image.v2 import image as osc_image
 from osc_lib import exceptions
 from requests_mock.contrib import fixture as rm_fixture
@@ -97,52 +96,26 @@ class TestDeleteImageParser(testtools.TestCase):
         image.DeleteImage(None, None).get_parser('openstack image delete')
 
 
-class TestJudgeFailedDelete(testtools.TestCase):
-    """The outcome rules, on their own."""
+class SignalDispositions(fixtures.Fixture):
+    """SIGINT and SIGTERM as a shell's foreground command gets them.
 
-    def error(self, cls, *attempts):
-        e = cls() if cls is not client.Interrupted else cls([])
-        e.attempts = [client.Attempt(s, r) for s, r in attempts]
-        return e
+    The tests must not depend on what they inherit: run as a background
+    job of a script (``tox -e py3 &``), a process starts with SIGINT
+    ignored. ``ignore`` sets the signals ignored instead.
+    """
 
-    def test_404_first_try_is_not_found(self):
-        self.assertEqual(image.FAILED, image.judge_failed_delete(
-            self.error(ks_exceptions.NotFound, (404, True))))
+    def __init__(self, ignore=()):
+        super().__init__()
+        self.ignore = ignore
 
-    def test_404_after_503_or_429_or_refused_is_not_found(self):
-        for first in ((503, False), (429, False), (None, False)):
-            self.assertEqual(image.FAILED, image.judge_failed_delete(
-                self.error(ks_exceptions.NotFound, first, (404, True))))
-
-    def test_404_after_lost_answer_or_proxy_error_is_deleted(self):
-        for first in ((None, True), (502, True), (504, True)):
-            self.assertEqual(image.DELETED, image.judge_failed_delete(
-                self.error(ks_exceptions.NotFound, first, (404, True))))
-
-    def test_error_after_lost_answer_is_unknown(self):
-        self.assertEqual(image.UNKNOWN, image.judge_failed_delete(
-            self.error(ks_exceptions.InternalServerError, (None, True),
-                       (500, True))))
-
-    def test_last_try_unanswered_is_unknown(self):
-        self.assertEqual(image.UNKNOWN, image.judge_failed_delete(
-            self.error(ks_exceptions.ConnectFailure, (None, True))))
-        self.assertEqual(image.FAILED, image.judge_failed_delete(
-            self.error(ks_exceptions.ConnectFailure, (None, False))))
-
-    def test_plain_errors_fail(self):
-        for status, cls in ((403, ks_exceptions.Forbidden),
-                            (503, ks_exceptions.ServiceUnavailable)):
-            self.assertEqual(image.FAILED, image.judge_failed_delete(
-                self.error(cls, (status, status != 503))))
-
-    def test_interrupted(self):
-        self.assertEqual(image.NOT_ATTEMPTED, image.judge_failed_delete(
-            self.error(client.Interrupted)))
-        self.assertEqual(image.FAILED, image.judge_failed_delete(
-            self.error(client.Interrupted, (503, False))))
-        self.assertEqual(image.UNKNOWN, image.judge_failed_delete(
-            self.error(client.Interrupted, (None, True))))
+    def _setUp(self):
+        wanted = {signal.SIGINT: signal.default_int_handler,
+                  signal.SIGTERM: signal.SIG_DFL}
+        for signum, handler in wanted.items():
+            old = signal.signal(
+                signum,
+                signal.SIG_IGN if signum in self.ignore else handler)
+            self.addCleanup(signal.signal, signum, old)
 
 
 class CommandTestCase(testtools.TestCase):
@@ -152,6 +125,9 @@ class CommandTestCase(testtools.TestCase):
 
     def setUp(self):
         super().setUp()
+        # Whatever this process inherited (tox run in the background of a
+        # script ignores SIGINT), the command meets a foreground shell's.
+        self.useFixture(SignalDispositions())
         self.requests = self.useFixture(rm_fixture.Fixture())
         self.waits = []
         self.useFixture(fixtures.MockPatchObject(
@@ -248,14 +224,16 @@ class TestDeleteImage(CommandTestCase):
         self.assertEqual([img['id']], [d[0] for d in self.deletes()])
 
     def test_same_image_twice(self):
+        # Deleted once; every argument naming it is reported deleted.
         img = self.cloud.add(fakes.image('dup'))
         self.assertIsNone(self.run_cmd(['dup', img['id'], 'dup']))
         self.assertEqual([img['id']], [d[0] for d in self.deletes()])
         self.assertEqual(
-            ["Image '%s' is the same image as 'dup': handled once"
-             % img['id'],
-             "Image 'dup' was given more than once: handled once"],
-            self.lines('WARNING'))
+            ["Deleted image 'dup': %s" % img['id'],
+             "Deleted image '%s': %s, the same image as 'dup'"
+             % (img['id'], img['id']),
+             "Deleted image 'dup': %s, the same image as 'dup'" % img['id']],
+            self.deleted_lines())
 
     def test_no_backup_warning_only_when_deleted(self):
         plain = self.cloud.add(fakes.image('plain'))
@@ -447,14 +425,26 @@ class TestHonestOutcomes(CommandTestCase):
         self.assertFails(['x'], 'Failed to delete 1 of 1 images.')
 
     def test_lost_answer_then_404_is_deleted(self):
-        for arg in ('id', 'name'):
-            img = self.fail_delete('x', fakes.LOST)
-            self.assertIsNone(self.run_cmd([img[arg]]))
-            self.assertEqual(
-                "Deleted image '%s': %s (it was already gone when the "
-                "delete was retried)" % (img[arg], img['id']),
-                self.deleted_lines()[-1])
-            self.assertEqual([img['id']], self.cloud.deleted[-1:])
+        img = self.fail_delete('x', fakes.LOST)
+        self.assertIsNone(self.run_cmd(['x']))
+        self.assertEqual(
+            "Deleted image 'x': %s (it was already gone when the "
+            "delete was retried)" % img['id'], self.deleted_lines()[-1])
+        self.assertEqual([img['id']], self.cloud.deleted)
+
+    def test_lost_answer_then_404_by_id_without_lookup_is_unknown(self):
+        # Without a lookup nothing says an image with this ID existed: the
+        # 404 may answer an ID that never was. No image has it as its name
+        # either, so its fate is unknown.
+        img = self.fail_delete('x', fakes.LOST)
+        self.assertFails(
+            [img['id']], "Failed to delete 1 of 1 images. 1 of them may "
+            "have been deleted: check with 'openstack image show'.")
+        self.assertEqual(
+            ["Image '%s' may or may not have been deleted: a delete of this "
+             "ID may have reached the service before its answer was lost, "
+             "and no image has this ID or name now" % img['id']],
+            self.lines())
 
     def test_read_timeout_then_404_is_deleted(self):
         import requests
@@ -593,11 +583,21 @@ class TestDryRun(CommandTestCase):
             "the image is protected" % prot['id'],
             "Would not delete image 'other' (%s): the service would "
             "refuse: it belongs to project theirs, not to your project "
-            "mine" % other['id'],
+            "mine (unless your role lets you delete other projects' "
+            "images)" % other['id'],
             'Dry run: would delete 2 images and 1 backup; nothing was '
             'deleted.'], self.stdout())
         self.assertEqual(["Image 'ecs' is the same image as '%s': handled "
                           "once" % ecs['id']], self.lines('WARNING'))
+
+    def test_admin_may_delete_other_projects_images(self):
+        # The dry run does not promise a refusal a real run would not meet.
+        other = self.cloud.add(fakes.image('other', owner='theirs'))
+        self.ims.role_names = mock.Mock(return_value=frozenset(
+            ['admin', 'member']))
+        self.assertIsNone(self.run_cmd(['--dry-run', 'other']))
+        self.assertEqual("Would delete image 'other' (%s): no backup"
+                         % other['id'], self.stdout()[0])
 
     def test_backup_kept(self):
         ecs = self.cloud.add(fakes.image('ecs', whole=True, backup='bk'))
@@ -619,7 +619,7 @@ class TestDryRun(CommandTestCase):
         missing = '00000000-0000-4000-8000-000000000004'
         arglist = ['missing', 'twin', missing, '']
         self.assertFails(['--dry-run'] + arglist,
-                         'Dry run: 4 of 4 images could not be resolved.')
+                         'Dry run: 4 of 4 images could not be looked up.')
         dry = self.lines()
         self.assertEqual(4, len(dry))
         self.assertEqual([], self.deletes())
@@ -636,13 +636,13 @@ class TestStreaming(CommandTestCase):
         images = self.cloud.add(*[fakes.image('s%d' % i) for i in range(6)])
         gate = threading.Event()
         seen = []
-        real = self.cmd._report
+        real = messages.result_lines
 
-        def report(target):
-            real(target)
-            seen.append((target.arg, len(self.cloud.deleted)))
+        def report(job, *args):
+            seen.append((job.arg, len(self.cloud.deleted)))
             if len(seen) == 1:
                 gate.set()
+            return real(job, *args)
 
         last = images[-1]['id']
         real_delete = self.ims.delete_image
@@ -653,7 +653,7 @@ class TestStreaming(CommandTestCase):
                 self.assertTrue(gate.wait(10))
             return real_delete(image_id, **kwargs)
 
-        with mock.patch.object(self.cmd, '_report', side_effect=report), \
+        with mock.patch.object(messages, 'result_lines', side_effect=report), \
                 mock.patch.object(self.ims, 'delete_image',
                                   side_effect=delete):
             self.assertIsNone(self.run_cmd([i['id'] for i in images]))
@@ -669,7 +669,11 @@ class TestInterrupt(CommandTestCase):
     delete_time = 0
 
     def interrupt_after(self, count, signum):
-        """Raise ``signum`` in this process once ``count`` DELETEs are in."""
+        """Send ``signum`` to this process while DELETE ``count`` is in.
+
+        That DELETE ends once the signal's handler has run (or after 5 s
+        if it never does, as when the signal is ignored).
+        """
         real_delete = self.ims.delete_image
         sent = []
         lock = threading.Lock()
@@ -684,6 +688,7 @@ class TestInterrupt(CommandTestCase):
             finally:
                 if signal_now:
                     os.kill(os.getpid(), signum)
+                    self.ims.cancel.wait(5)
 
         return mock.patch.object(self.ims, 'delete_image', side_effect=delete)
 
@@ -725,6 +730,84 @@ class TestInterrupt(CommandTestCase):
              "sent",
              'Interrupted by SIGTERM: deleted 0 of 2 images, 1 failed, 1 not '
              'attempted.'], self.lines())
+
+
+class TestSignalsAsAShellUserExpects(CommandTestCase):
+    """Signals as a shell user expects them.
+
+    A signal ignored at the start stays ignored; a second Ctrl-C ends the
+    run at once, whatever is in flight.
+    """
+
+    workers = 1
+
+    def test_ignored_sigint_stays_ignored(self):
+        # Started in the background of a script or under nohup.
+        self.useFixture(SignalDispositions(ignore=(signal.SIGINT,)))
+        images = self.cloud.add(*[fakes.image('i%d' % i) for i in range(4)])
+        real_delete = self.ims.delete_image
+
+        def delete(image_id, **kwargs):
+            real_delete(image_id, **kwargs)
+            if image_id == images[1]['id']:
+                os.kill(os.getpid(), signal.SIGINT)
+
+        with mock.patch.object(self.ims, 'delete_image', side_effect=delete):
+            self.assertIsNone(self.run_cmd([i['id'] for i in images]))
+        self.assertEqual({}, self.cloud.images)
+        self.assertIs(signal.SIG_IGN, signal.getsignal(signal.SIGINT))
+
+    def test_second_sigint_ends_the_run_at_once(self):
+        self.useFixture(SignalDispositions())
+        images = self.cloud.add(*[fakes.image('h%d' % i) for i in range(6)])
+        in_flight = threading.Semaphore(0)
+        release = threading.Event()
+        self.addCleanup(release.set)
+        real_delete = self.ims.delete_image
+
+        def delete(image_id, **kwargs):
+            # A service that does not answer: the DELETE stays in flight
+            # until the test ends (30 s at most).
+            in_flight.release()
+            release.wait(30)
+            return real_delete(image_id, **kwargs)
+
+        def press_ctrl_c_twice():
+            for _worker in range(self.workers):
+                self.assertTrue(in_flight.acquire(timeout=10))
+            os.kill(os.getpid(), signal.SIGINT)
+            # The second only once the first was handled: two signals
+            # pending at once run the handler once.
+            self.assertTrue(self.ims.cancel.wait(10))
+            os.kill(os.getpid(), signal.SIGINT)
+
+        presser = threading.Thread(target=press_ctrl_c_twice)
+        with mock.patch.object(self.ims, 'delete_image', side_effect=delete):
+            presser.start()
+            # Were in-flight DELETEs awaited, this would wait for release:
+            # 30 s, and the deleted images would not be reported unknown.
+            status = self.run_cmd([i['id'] for i in images])
+            stopped_before_release = not release.is_set()
+        presser.join(10)
+        self.assertEqual(130, status)
+        self.assertTrue(stopped_before_release)
+        n = self.workers
+        self.assertEqual(
+            ["Image '%s' may or may not have been deleted: the command was "
+             "stopped while its delete was in flight: no answer says what "
+             "the service did" % i['id'] for i in images[:n]] +
+            ["Image '%s' was not deleted: interrupted before its delete was "
+             "sent" % i['id'] for i in images[n:]] +
+            ['Interrupted by SIGINT: deleted 0 of 6 images, %d failed, %d '
+             "not attempted. %d of them may have been deleted: check with "
+             "'openstack image show'." % (n, 6 - n, n)], self.lines())
+        # A third Ctrl-C would act as without the command.
+        self.assertIs(signal.default_int_handler,
+                      signal.getsignal(signal.SIGINT))
+
+
+class TestSignalsAsAShellUserExpectsWorkers(TestSignalsAsAShellUserExpects):
+    workers = 3
 
 
 class Terminal(io.StringIO):
@@ -966,7 +1049,169 @@ class TestEdgeCases(CommandTestCase):
         arglist = [img['id'], img['id'].upper()]
         self.assertIsNone(self.run_cmd(['--dry-run'] + arglist))
         self.assertIsNone(self.run_cmd(arglist))
-        same = ("Image '%s' is the same image as '%s': handled once"
-                % (img['id'].upper(), img['id']))
-        self.assertEqual([same, same], self.lines('WARNING'))
+        self.assertEqual(["Image '%s' is the same image as '%s': handled "
+                          "once" % (img['id'].upper(), img['id'])],
+                         self.lines('WARNING'))
+        self.assertEqual("Deleted image '%s': %s, the same image as '%s'"
+                         % (img['id'].upper(), img['id'], img['id']),
+                         self.deleted_lines()[-1])
         self.assertEqual(1, len(self.deletes()))
+
+
+class TestTrust(CommandTestCase):
+    """Each case of issue 15, as an example.
+
+    Only what was named is deleted, and "deleted" only when it was.
+    """
+
+    def test_in_operator_reaches_no_other_image(self):
+        a = self.cloud.add(fakes.image('a'))
+        self.assertFails(['in:a,zzz'], 'Failed to delete 1 of 1 images.')
+        self.assertIn(a['id'], self.cloud.images)
+        self.assertEqual([], self.deletes())
+        self.assertEqual(["Failed to delete image 'in:a,zzz': no image with "
+                          "this name or ID"], self.lines())
+
+    def test_name_compared_with_its_case(self):
+        golden = self.cloud.add(fakes.image('Prod-Golden'))
+        self.assertFails(['prod-golden'], 'Failed to delete 1 of 1 images.')
+        self.assertIn(golden['id'], self.cloud.images)
+
+    def test_hidden_image_found_by_name(self):
+        hidden = self.cloud.add(fakes.image('h', os_hidden=True))
+        self.assertIsNone(self.run_cmd(['h']))
+        self.assertEqual([hidden['id']], self.cloud.deleted)
+
+    def test_never_existing_id_502_then_404_is_unknown(self):
+        missing = '00000000-0000-4000-8000-0000000000aa'
+        self.cloud.faults['DELETE', missing] = [(502, '')]
+        self.assertFails(
+            [missing], "Failed to delete 1 of 1 images. 1 of them may have "
+            "been deleted: check with 'openstack image show'.")
+        self.assertEqual([], self.deleted_lines())
+
+    def test_uuid_shaped_name_is_deleted_as_a_name(self):
+        name = '00000000-0000-4000-8000-0000000000bb'
+        img = self.cloud.add(fakes.image(name))
+        self.cloud.faults['DELETE', name] = [(502, '')]
+        self.assertIsNone(self.run_cmd([name]))
+        self.assertEqual([img['id']], self.cloud.deleted)
+        self.assertEqual(["Deleted image '%s': %s" % (name, img['id'])],
+                         self.deleted_lines())
+
+    def test_uuid_shaped_name_then_the_id_of_the_same_image(self):
+        name = '00000000-0000-4000-8000-0000000000cc'
+        img = self.cloud.add(fakes.image(name))
+        self.assertIsNone(self.run_cmd([name, img['id']]))
+        self.assertEqual([img['id']], self.cloud.deleted)
+        # The ID, known before any request, is the one deleting it.
+        self.assertEqual(
+            ["Deleted image '%s': %s, the same image as '%s'"
+             % (name, img['id'], img['id']),
+             "Deleted image '%s': %s" % (img['id'], img['id'])],
+            self.deleted_lines())
+
+    def test_id_then_uuid_shaped_name_of_the_same_image(self):
+        # Deleted by ID without a lookup, its name was never learnt: the
+        # name's fate is unknown, not "not found".
+        name = '00000000-0000-4000-8000-0000000000dd'
+        img = self.cloud.add(fakes.image(name))
+        self.assertFails(
+            [img['id'], name], "Failed to delete 1 of 2 images. 1 of them "
+            "may have been deleted: check with 'openstack image show'.")
+        self.assertEqual([img['id']], self.cloud.deleted)
+        self.assertEqual(
+            ["Image '%s' may or may not have been deleted: no image has this "
+             "name or ID now, but this command deleted images by ID without "
+             "looking up their names: one of them may have had this name"
+             % name], self.lines())
+
+    def test_malformed_lookup_answer_is_one_error_line(self):
+        bad = fakes.image('bad')
+        bad['id'] = 12345
+        self.cloud.images['00000000-0000-4000-8000-0000000000ee'] = bad
+        good = self.cloud.add(fakes.image('good'))
+        self.assertFails(['bad', 'good'], 'Failed to delete 1 of 2 images.')
+        self.assertEqual([good['id']], self.cloud.deleted)
+        self.assertEqual(
+            ["Failed to delete image 'bad': the image service's answer "
+             'cannot be used: an image without a UUID-shaped string "id"'],
+            self.lines())
+
+    def test_retry_after_of_any_length(self):
+        huge = self.fail_delete(
+            'huge', (429, '', {'Retry-After': '9' * 400}))
+        later = self.cloud.add(fakes.image('later'))
+        self.assertFails(['huge', 'later'], 'Failed to delete 1 of 2 images.')
+        self.assertEqual([later['id']], self.cloud.deleted)
+        self.assertIn(huge['id'], self.cloud.images)
+        [line] = self.lines()
+        self.assertTrue(line.startswith(
+            "Failed to delete image 'huge': 429 Too Many Requests, too many "
+            "requests: the service asked to wait 999999999999... s"), line)
+
+    def test_retries_in_all(self):
+        self.fail_delete('x', fakes.refused_connection(), (503, ''),
+                         (503, ''))
+        self.assertFails(['--retries', '1', 'x'],
+                         'Failed to delete 1 of 1 images.')
+        self.assertEqual(2, len(self.deletes()))
+
+    def test_service_text_is_escaped_everywhere(self):
+        self.log = self.useFixture(fixtures.FakeLogger(
+            level=logging.DEBUG, format='%(levelname)s %(message)s'))
+        evil = '\x1b[2J\x1b]0;pwned\x07'
+        ecs = self.cloud.add(fakes.image('ecs' + evil, whole=True,
+                                         backup='bk' + evil))
+        self.cloud.faults['DELETE', ecs['id']] = [
+            (503, '{"message": "busy%s"}' % evil.replace('\x1b', '\\u001b'))]
+        self.run_cmd(['--dry-run', '--delete-backup', 'ecs' + evil])
+        self.run_cmd(['--delete-backup', 'ecs' + evil])
+        shown = self.log.output + self.app.stdout.getvalue()
+        self.assertNotIn('\x1b', shown)
+        self.assertNotIn('\x07', shown)
+        self.assertIn("Deleted image 'ecs\\x1b[2J\\x1b]0;pwned\\x07'",
+                      shown)
+        self.assertIn('its backup bk\\x1b[2J', shown)
+
+    def test_unusable_endpoint_is_one_line(self):
+        self.ims._adapter.endpoint_override = (
+            'https://ims.test/v2/%(project_id)s')
+        e = self.assertRaises(exceptions.CommandError, self.run_cmd, ['x'])
+        self.assertEqual(
+            'Cannot use the image endpoint https://ims.test/v2/%(project_id)s'
+            ': it has %(project_id)s, and the token gives no project_id',
+            str(e))
+        self.assertFalse(self.requests.called)
+
+
+class TestNoSilentOptions(testtools.TestCase):
+    """Every option of core's parser is handled or refused."""
+
+    def test_every_core_option_is_decided_on(self):
+        # Fails on a stack whose python-openstackclient adds an option to
+        # "image delete": decide, then add it to HANDLED_CORE_OPTIONS (and
+        # handle it) or leave it refused and list it here.
+        core = osc_image.DeleteImage(None, None).get_parser('x')
+        self.assertLessEqual(
+            {a.dest for a in image.core_options(core)},
+            image.HANDLED_CORE_OPTIONS)
+
+    def test_an_unhandled_core_option_is_refused(self):
+        real = osc_image.DeleteImage.get_parser
+
+        def newer_core(cmd, prog_name):
+            parser = real(cmd, prog_name)
+            parser.add_argument('--force', action='store_true')
+            return parser
+
+        self.useFixture(fixtures.MockPatchObject(
+            osc_image.DeleteImage, 'get_parser', newer_core))
+        requests = self.useFixture(rm_fixture.Fixture())
+        ims = client.ImageClient.from_session(fakes.token_session())
+        cmd = image.DeleteImage(fakes.FakeApp(ims), None)
+        e = self.assertRaises(exceptions.CommandError, cmd.take_action,
+                              parse(cmd, ['--force', 'x']))
+        self.assertEqual("--force is not supported by ims-osc-plugin's "
+                         "image delete; run without it.", str(e))
+        self.assertFalse(requests.called)
