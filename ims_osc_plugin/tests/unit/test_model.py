@@ -85,7 +85,8 @@ def image_docs(draw):
                         max_size=5, unique=True))
     docs = []
     for image_id in ids:
-        doc = fakes.image(draw(st.sampled_from(NAMES * 2 + UUID_NAMES)))
+        doc = fakes.image(draw(st.one_of(st.sampled_from(NAMES),
+                                         st.sampled_from(UUID_NAMES))))
         doc['id'] = image_id
         if draw(st.booleans()):
             doc['owner'] = fake_service.PROJECT
@@ -118,13 +119,15 @@ def scenarios(draw):
     # Mostly what names the images (an ID in either case, a name, or an
     # image's name and ID one after the other), else anything of the pools.
     forms = [[d['id']] for d in docs] + [[d['id'].upper()] for d in docs] + [
-        [d['name']] for d in docs] + [[d['name'], d['id']] for d in docs]
+        [d['name']] for d in docs] + [[d['name'], d['id']] for d in docs] * 2
     picks = draw(st.lists(
         st.one_of(st.sampled_from(forms),
                   st.sampled_from(OTHER_ARGUMENTS + NAMES).map(
                       lambda arg: [arg])),
         min_size=1, max_size=4))
     arguments = [arg for pick in picks for arg in pick][:6]
+    admin, roles_known = draw(st.sampled_from(
+        [(True, True), (False, True), (True, False), (False, False)]))
     malformed = {}
     for doc in docs:
         if draw(st.integers(0, 7)) == 0:
@@ -141,13 +144,14 @@ def scenarios(draw):
         'faults': draw(st.dictionaries(st.integers(0, 7), faults(),
                                        max_size=5)),
         'stop_at': draw(st.one_of(st.none(), st.integers(0, 14))),
-        'admin': draw(st.booleans()),
+        # The token's roles, and whether the command is told them.
+        'admin': admin,
         'ids_without_case': draw(st.booleans()),
         'delete_backup': draw(st.sampled_from([None, None, True, False])),
         'dry_run': draw(st.integers(0, 2)) == 0,
         'workers': draw(st.sampled_from([1, 1, 3])),
         'retries': draw(st.sampled_from([None, 0, 1, 2])),
-        'roles_known': draw(st.integers(0, 3)) != 0,
+        'roles_known': roles_known,
     }
 
 
