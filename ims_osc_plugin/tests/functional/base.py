@@ -146,6 +146,19 @@ class FunctionalTestCase(testtools.TestCase):
         self.addCleanup(_reap, proc)
         return proc
 
+    def finish(self, proc, started, timeout=120):
+        """Wait for a started ``openstack`` to end; return its Result."""
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.fail('the CLI did not end within %d s' % timeout)
+        result = Result(
+            proc.returncode, stdout.decode('utf-8', 'replace'),
+            stderr.decode('utf-8', 'replace'), time.monotonic() - started,
+            proc.args)
+        self.add_cli_detail(result)
+        return result
+
     def clouds_env(self, **settings):
         """An env whose clouds.yaml has the ``demo`` cloud plus ``settings``.
 

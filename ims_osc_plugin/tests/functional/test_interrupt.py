@@ -46,16 +46,7 @@ class TestInterrupt(base.FunctionalTestCase):
         self.assertIsNone(proc.poll(), 'the run ended before the signal')
         at_signal = self.state.last_seq()
         os.kill(proc.pid, signum)
-        try:
-            stdout, stderr = proc.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.fail('the CLI did not end within 120 s of the signal')
-        result = base.Result(
-            proc.returncode, stdout.decode('utf-8', 'replace'),
-            stderr.decode('utf-8', 'replace'), time.monotonic() - started,
-            proc.args)
-        self.add_cli_detail(result)
-        return images, since, at_signal, result
+        return images, since, at_signal, self.finish(proc, started)
 
     def check(self, signum, workers, after, *flags):
         images, since, at_signal, result = self.interrupted_run(

@@ -164,18 +164,6 @@ class TestOutcomesFromFacts(base.FunctionalTestCase):
 
 class TestSignalsAsAShellUserExpects(base.FunctionalTestCase):
 
-    def finish(self, proc, started):
-        try:
-            stdout, stderr = proc.communicate(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.fail('the CLI did not end within 120 s')
-        result = base.Result(
-            proc.returncode, stdout.decode('utf-8', 'replace'),
-            stderr.decode('utf-8', 'replace'), time.monotonic() - started,
-            proc.args)
-        self.add_cli_detail(result)
-        return result
-
     def test_second_ctrl_c_abandons_the_deletes_in_flight(self):
         images = self.create_images(6)
         self.state.set_faults(images, 'delay', delay=SLOW)
