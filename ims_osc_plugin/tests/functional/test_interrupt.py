@@ -21,7 +21,6 @@ worker; any more would be a DELETE sent after the signal.
 
 import os
 import signal
-import subprocess
 import time
 
 from ims_osc_plugin.tests.functional import base
