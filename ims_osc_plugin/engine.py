@@ -49,11 +49,6 @@ LOG = logging.getLogger(__name__)
 # handler waits to run, and an abandoned run to end.
 POLL = 0.2
 
-# Where a job is.
-WAITING = 'waiting'
-LOOKING_UP = 'looking up'
-DELETING = 'deleting'   # a DELETE has been sent: it may have acted
-
 
 class Job:
     """One image argument on its way through lookup, delete and report.
@@ -68,7 +63,8 @@ class Job:
     def __init__(self, index, arg):
         self.index = index
         self.arg = arg
-        self.stage = WAITING
+        # A DELETE was sent: it may have acted, whatever else is known.
+        self.delete_sent = False
         self.image = None
         self.image_id = None
         self.same_as = None
@@ -315,7 +311,7 @@ class Deletion:
         with self._changed:
             origin = job.origin
             if origin.kind is None:
-                if origin.stage == DELETING:
+                if origin.delete_sent:
                     origin.kind, origin.reason = (outcomes.UNKNOWN,
                                                   outcomes.IN_FLIGHT)
                 else:
@@ -325,7 +321,6 @@ class Deletion:
     # -- the workers' tasks -----------------------------------------------
 
     def _look_up(self, job):
-        job.stage = LOOKING_UP
         try:
             if not job.arg.strip():
                 return self._finish(job, outcomes.FAILED, outcomes.EMPTY)
@@ -349,12 +344,18 @@ class Deletion:
             else:
                 self._delete_seen(job)
         except Exception as e:
-            self._log_unexpected(job, e)
-            self._finish(job, outcomes.judge_failed_delete(e), error=e)
+            self._fail(job, e)
+
+    def _fail(self, job, error):
+        """Record a failed DELETE's outcome, by the rules; return it."""
+        self._log_unexpected(job, error)
+        kind = outcomes.judge_failed_delete(error)
+        self._finish(job, kind, error=error)
+        return kind
 
     def _delete_seen(self, job):
         """Delete a looked-up image."""
-        job.stage = DELETING
+        job.delete_sent = True
         try:
             self.client.delete_image(job.image_id,
                                      delete_backup=self.delete_backup,
@@ -375,16 +376,14 @@ class Deletion:
 
     def _delete_unseen(self, job):
         """Delete by ID without a lookup; on 404, look for it by name."""
-        job.stage = DELETING
+        job.delete_sent = True
         try:
             self.client.delete_image(job.image_id)
         except ks_exceptions.NotFound as e:
             self._fall_back_to_name(job, e)
         except Exception as e:
-            kind = outcomes.judge_failed_delete(e)
-            if kind == outcomes.UNKNOWN:
+            if self._fail(job, e) == outcomes.UNKNOWN:
                 self._unseen_deleted()
-            raise
         else:
             self._unseen_deleted()
             self._finish(job, outcomes.DELETED)

@@ -142,10 +142,9 @@ class DeleteImage(osc_image.DeleteImage):
             store=parsed_args.store, dry_run=parsed_args.dry_run,
             workers=parsed_args.workers, project_id=project_id,
             may_delete_others=may_delete_others)
-        self._project_id = project_id
         with terminal.on_signals(deletion.stop, deletion.abandon) as caught:
-            counts = self._report(deletion, parsed_args)
-        return self._summary(counts, len(deletion.jobs), caught, parsed_args)
+            counts = self._report(deletion, parsed_args, project_id)
+        return self._summary(counts, deletion.jobs, caught, parsed_args)
 
     def _check_options(self, args):
         self._refuse_unhandled(args)
@@ -191,7 +190,7 @@ class DeleteImage(osc_image.DeleteImage):
                 'error': msg.printable(str(e))})
         return ims
 
-    def _report(self, deletion, args):
+    def _report(self, deletion, args, project_id):
         """Print each job's lines as the engine hands it back."""
         total = len(deletion.jobs)
         progress = terminal.ProgressLine(self.app.stderr,
@@ -201,22 +200,18 @@ class DeleteImage(osc_image.DeleteImage):
             (outcomes.DELETED, outcomes.FAILED, outcomes.UNKNOWN,
              outcomes.NOT_ATTEMPTED, outcomes.WOULD_DELETE,
              outcomes.WOULD_REFUSE), 0)
-        self._would_delete = []
         try:
             for job in deletion.run():
                 progress.clear()
                 for level, line in msg.result_lines(
                         job, args.delete_backup, args.store, args.dry_run,
-                        self._project_id):
+                        project_id):
                     if level is None:
                         self.app.stdout.write(line + '\n')
                         self.app.stdout.flush()
                     else:
                         LOG.log(level, line)
                 counts[job.kind] += 1
-                if job.kind == outcomes.WOULD_DELETE and (
-                        job.reason != outcomes.SAME_IMAGE):
-                    self._would_delete.append(job)
                 progress.show(template % {
                     'done': sum(counts.values()), 'total': total,
                     'deleted': counts[outcomes.DELETED],
@@ -227,12 +222,13 @@ class DeleteImage(osc_image.DeleteImage):
             progress.clear()
         return counts
 
-    def _summary(self, counts, total, caught, args):
+    def _summary(self, counts, jobs, caught, args):
         """The last line, and the exit status when it is not 0 or 1.
 
         An interrupted run ends with 128 + the signal's number, as a shell
         reports a command killed by it.
         """
+        total = len(jobs)
         failed = counts[outcomes.FAILED] + counts[outcomes.UNKNOWN]
         unknown = ''
         if counts[outcomes.UNKNOWN]:
@@ -255,10 +251,14 @@ class DeleteImage(osc_image.DeleteImage):
             if failed:
                 raise exceptions.CommandError(msg.DRY_RUN_UNRESOLVED % {
                     'failed': failed, 'total': total})
+            # Each image once: a repeat reports the same image again.
+            images = [job for job in jobs
+                      if job.kind == outcomes.WOULD_DELETE and
+                      job.reason != outcomes.SAME_IMAGE]
             self.app.stdout.write(msg.DRY_RUN_SUMMARY % {
-                'images': msg.plural(len(self._would_delete), 'image'),
+                'images': msg.plural(len(images), 'image'),
                 'backups': msg.plural(sum(
-                    1 for job in self._would_delete
+                    1 for job in images
                     if job.backup and args.delete_backup), 'backup')} + '\n')
             return None
         if failed:

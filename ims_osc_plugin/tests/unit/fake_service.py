@@ -32,7 +32,6 @@ would to a cloud. What it does wrong is chosen by the test:
 It records every request and every image it deleted.
 """
 
-import email.utils
 import http
 import json
 import threading
@@ -228,11 +227,3 @@ class FakeImageService(adapters.BaseAdapter):
                 image.get('__backup_id')):
             self.backups_deleted.append(image['__backup_id'])
         return _answer(request, 204)
-
-
-def http_date(seconds_from_now):
-    """An HTTP date, for a Retry-After."""
-    import time
-
-    return email.utils.formatdate(time.time() + seconds_from_now,
-                                  usegmt=True)
