@@ -257,8 +257,11 @@ class Deletion:
             self._workers.close()
 
     def records(self):
-        """Run; yield each argument's :class:`~ims_osc_plugin.records.
-        Record`, in argument order."""
+        """Run; yield each argument's record, in argument order.
+
+        A :class:`~ims_osc_plugin.records.Record` (a dry run's: a
+        ``PlanRecord``), as ``-f`` prints them.
+        """
         from ims_osc_plugin import records
 
         for job in self.run():
