@@ -14,8 +14,13 @@
 
 import json
 import os
+import queue
+import signal
+import threading
+import time
 
 from ims_osc_plugin.tests.functional import base
+from ims_osc_plugin.tests.functional import test_output
 
 PATCH = {'Content-Type': 'application/openstack-images-v2.1-json-patch'}
 
@@ -53,6 +58,28 @@ class TestRecords(base.FunctionalTestCase):
                       result.stderr)
         self.assertIn('Failed to delete 3 of 4 images.', result.stderr)
         self.assertGone(deleted)
+
+    def test_value_and_csv_stream_as_each_image_finishes(self):
+        for fmt, first_row in (('value', 0), ('csv', 1)):
+            images = self.create_images(4)
+            # With one worker, the last DELETE waits for the held one.
+            self.state.set_fault(images[1], 'delay', delay=8)
+            since = self.state.last_seq()
+            proc = self.start_openstack('image', 'delete', '-f', fmt, '-c',
+                                        'ID', '-c', 'Outcome', *images)
+            rows = queue.Queue()
+            threading.Thread(target=test_output._lines_into,
+                             args=(proc.stdout, rows), daemon=True).start()
+            seen = []
+            for _ in range(first_row + 1):
+                item = rows.get(timeout=60)
+                self.assertIsNotNone(item, fmt)
+                seen.append(item[1])
+            # The first record is out while a later DELETE is not sent.
+            self.assertIn(images[0], seen[-1])
+            sent = [e['image_id'] for e in self.deletes(since)]
+            self.assertNotIn(images[-1], sent, fmt)
+            self.assertEqual(0, proc.wait(timeout=120), fmt)
 
     def test_value_without_f_is_silent(self):
         image = self.create_image()
@@ -103,6 +130,29 @@ class TestWait(base.FunctionalTestCase):
                       line)
         self.assertEqual('unknown', json.loads(result.stdout)[0]['Outcome'])
         self.assertLess(result.elapsed, 20)
+
+    def test_ctrl_c_ends_the_waiting_at_once(self):
+        images = [self.create_image() for _ in range(2)]
+        self.state.set_faults(images, 'linger', delay=60)
+        since = self.state.last_seq()
+        started = time.monotonic()
+        proc = self.start_openstack('image', 'delete', '--wait', '-f',
+                                    'json', *images)
+        self.wait_for('both deletes answered', lambda: len(
+            [e for e in self.deletes(since) if e['status']]) == 2)
+        time.sleep(1.5)
+        stopped = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        result = self.finish(proc, started, timeout=30)
+
+        self.assertLess(time.monotonic() - stopped, 5)
+        self.assertEqual(130, result.rc, result.stderr)
+        records = json.loads(result.stdout)
+        self.assertEqual(['unknown', 'unknown'],
+                         [r['Outcome'] for r in records])
+        self.assertEqual(
+            'the service accepted its delete; the command was interrupted '
+            'before it saw the image gone', records[0]['Reason'])
 
     def test_wait_with_dry_run_refused(self):
         result = self.delete('--wait', '--dry-run', 'x')
