@@ -268,7 +268,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         name = args.plan
         try:
             if name == '-':
-                text = sys.stdin.read()
+                text = (getattr(self.app, 'stdin', None) or sys.stdin).read()
             else:
                 with open(name, encoding='utf-8') as f:
                     text = f.read()

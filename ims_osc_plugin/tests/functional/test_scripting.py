@@ -16,6 +16,7 @@ import json
 import os
 import queue
 import signal
+import subprocess
 import threading
 import time
 
@@ -205,6 +206,19 @@ class TestPlan(base.FunctionalTestCase):
         self.assertEqual(
             sorted([('GET', same), ('GET', changed), ('GET', vanished),
                     ('DELETE', same)]), sorted(requests))
+
+    def test_plan_from_standard_input(self):
+        image = self.create_image()
+        plan = self.delete('--dry-run', '-f', 'json', image)
+        self.assertSucceeded(plan)
+        started = time.monotonic()
+        proc = self.start_openstack('image', 'delete', '--plan', '-',
+                                    stdin=subprocess.PIPE)
+        proc.stdin.write(plan.stdout.encode())
+        proc.stdin.close()
+        result = self.finish(proc, started)
+        self.assertSucceeded(result)
+        self.assertGone(image)
 
     def test_malformed_plan_refused_before_any_request(self):
         path = os.path.join(self.home, 'plan.json')

@@ -116,18 +116,20 @@ class TestRecords(RecordsTestCase):
         img = self.cloud.add(fakes.image(
             'p', whole=True, backup='bk', protected=True, owner='o',
             updated_at='2026-01-01T00:00:00Z'))
-        status, out = self.run_f(['--dry-run', '--delete-backup', 'p'])
+        status, out = self.run_f(['--dry-run', '--delete-backup',
+                                  img['id']])
         self.assertEqual(0, status)
         [record] = json.loads(out)
         self.assertEqual(
-            {'Argument': 'p', 'ID': img['id'], 'Name': 'p',
+            {'Argument': img['id'], 'ID': img['id'], 'Name': 'p',
              'Outcome': 'would-refuse', 'Backup': '',
              'Reason': 'the image is protected',
              'Updated At': '2026-01-01T00:00:00Z', 'Protected': True,
              'Owner': 'o', 'Image Backup': 'bk',
              'Backup Option': '--delete-backup', 'Store': ''},
-            dict(record, **{'Request ID': None}) and {
-                k: v for k, v in record.items() if k != 'Request ID'})
+            {k: v for k, v in record.items() if k != 'Request ID'})
+        # The lookup's request ID decided it.
+        self.assertEqual(self.request_ids[-1][1], record['Request ID'])
         self.assertIn('Would not delete image', self.app.stderr.getvalue())
         self.assertIn('Dry run: would delete 0 images',
                       self.app.stderr.getvalue())
@@ -333,3 +335,61 @@ class TestPlan(RecordsTestCase):
                 '"--bad", "Store": ""}\n]')
         e = self.assertRaises(plan.Malformed, plan.load, text)
         self.assertEqual(4, e.line)
+
+
+class TestPlanLoad(test_image.testtools.TestCase):
+
+    def record(self, **fields):
+        base = {'Argument': 'a', 'ID': str(uuid.uuid4()), 'Name': 'a',
+                'Outcome': 'would-delete', 'Backup': '', 'Reason': '',
+                'Request ID': '', 'Updated At': 't', 'Protected': False,
+                'Owner': 'o', 'Image Backup': '', 'Backup Option': '',
+                'Store': ''}
+        base.update(fields)
+        return base
+
+    def load(self, *records):
+        return plan.load(json.dumps(list(records), indent=2))
+
+    def assertMalformed(self, why, *records):
+        e = self.assertRaises(plan.Malformed, self.load, *records)
+        self.assertIn(why, e.why)
+        return e
+
+    def test_ids_once_in_order_and_options(self):
+        a, b = self.record(), self.record(Outcome='would-refuse')
+        c = self.record(**{'Backup Option': '--no-delete-backup'})
+        a['Backup Option'] = b['Backup Option'] = '--no-delete-backup'
+        loaded = self.load(a, b, c, dict(a, Argument='again'))
+        self.assertEqual([a['ID'], c['ID']], loaded.ids)
+        self.assertIs(False, loaded.delete_backup)
+        self.assertIsNone(loaded.store)
+
+    def test_refusals(self):
+        self.assertMalformed("'Outcome' has the wrong type",
+                             self.record(Outcome=1))
+        self.assertMalformed("'deleted' is not the outcome of a dry run",
+                             self.record(Outcome='deleted'))
+        self.assertMalformed('is not an image ID', self.record(ID='x'))
+        self.assertMalformed("unknown column 'Extra'",
+                             self.record(Extra=''))
+        self.assertMalformed('different options', self.record(), self.record(
+            **{'Backup Option': '--delete-backup'}))
+        self.assertMalformed('needs its Protected',
+                             self.record(Protected=None))
+        e = self.assertRaises(plan.Malformed, plan.load, '[\n{,')
+        self.assertIn('not JSON', e.why)
+        self.assertEqual(2, e.line)
+
+    def test_line_of_the_bad_record(self):
+        good, bad = self.record(), self.record(ID='nope')
+        e = self.assertMalformed('is not an image ID', good, bad)
+        text = json.dumps([good, bad], indent=2).splitlines()
+        self.assertIn('"ID": "nope"', text[e.line - 1])
+
+    def test_changes_of(self):
+        entry = self.record(**{'Image Backup': 'bk'})
+        image = {'updated_at': 't', 'protected': False, 'owner': 'o2',
+                 '__whole_image': 'true', '__backup_id': 'bk'}
+        self.assertEqual([('owner', 'o', 'o2')],
+                         plan.changes_of(entry, image))
