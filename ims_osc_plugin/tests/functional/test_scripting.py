@@ -214,8 +214,8 @@ class TestPlan(base.FunctionalTestCase):
         started = time.monotonic()
         proc = self.start_openstack('image', 'delete', '--plan', '-',
                                     stdin=subprocess.PIPE)
+        # communicate() (in finish) flushes and closes it.
         proc.stdin.write(plan.stdout.encode())
-        proc.stdin.close()
         result = self.finish(proc, started)
         self.assertSucceeded(result)
         self.assertGone(image)
