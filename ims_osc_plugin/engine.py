@@ -316,17 +316,23 @@ class Deletion:
             self._changed.notify_all()
             return False
 
-    def _finish(self, job, kind, reason=None, error=None):
-        """Record ``job``'s outcome, unless it was already given up."""
+    def _finish(self, job, kind, reason=None, error=None, answered=True):
+        """Record ``job``'s outcome, unless it was already given up.
+
+        ``answered``: this task's last request decided it, so its request
+        ID is the job's (else the job keeps the one it has).
+        """
         with self._changed:
             if job.kind is None:
                 job.kind, job.reason, job.error = kind, reason, error
                 job.finished_at = time.monotonic()
-                if reason != outcomes.EMPTY:
+                if answered:
                     # Read on the worker thread that made the request.
-                    job.request_id = getattr(self.client, 'last_request_id',
-                                             None)
+                    job.request_id = self._request_id()
             self._changed.notify_all()
+
+    def _request_id(self):
+        return getattr(self.client, 'last_request_id', None)
 
     def _settle(self, job):
         """A job reporting another's outcome takes it on.
@@ -363,7 +369,8 @@ class Deletion:
     def _look_up(self, job):
         try:
             if not job.arg.strip():
-                return self._finish(job, outcomes.FAILED, outcomes.EMPTY)
+                return self._finish(job, outcomes.FAILED, outcomes.EMPTY,
+                                    answered=False)
             image = (self._find or self.client.find_image)(job.arg)
         except Exception as e:
             self._log_unexpected(job, e)
@@ -371,6 +378,7 @@ class Deletion:
                 e, client.Interrupted) else outcomes.FAILED, error=e)
         with self._changed:
             job.image, job.image_id = image, image['id']
+            job.request_id = self._request_id()
             self._changed.notify_all()
 
     def _delete_or_judge(self, job):
@@ -378,7 +386,8 @@ class Deletion:
             if self.dry_run:
                 kind, reason = outcomes.judge_dry_run(
                     job.image, self.project_id, self.may_delete_others)
-                self._finish(job, kind, reason)
+                # Its lookup decided it.
+                self._finish(job, kind, reason, answered=False)
             elif job.image is None:
                 self._delete_unseen(job)
             else:

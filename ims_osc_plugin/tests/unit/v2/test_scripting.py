@@ -135,6 +135,14 @@ class TestRecords(RecordsTestCase):
                       self.app.stderr.getvalue())
         self.assertEqual([], self.cloud.deleted)
 
+    def test_dry_run_request_id_is_each_lookup_s(self):
+        images = self.cloud.add(fakes.image('a'), fakes.image('b'),
+                                fakes.image('c'))
+        status, out = self.run_f(['--dry-run'] + [i['id'] for i in images])
+        self.assertEqual(0, status)
+        self.assertEqual([rid for method, rid in self.request_ids],
+                         [r['Request ID'] for r in json.loads(out)])
+
     def test_unknown_column_sends_nothing(self):
         self.cloud.add(fakes.image('a'))
         parsed = test_image.parse(self.cmd, ['-f', 'json', '-c', 'Nope',
@@ -216,8 +224,15 @@ class TestWait(RecordsTestCase):
                          'waiting 1 s', record['Reason'])
         polls = [r for r in self.requests.request_history
                  if r.method == 'GET' and r.path.endswith(img['id'])]
-        # Growing intervals: a few polls, not one per step.
-        self.assertLessEqual(len(polls), 9)
+        # The growing schedule's polls in 1 s (and one at the deadline),
+        # not one per step of the waiting.
+        due, interval, schedule = 0.01, 0.01, 0
+        while due < 1:
+            schedule += 1
+            interval = min(interval * waiting.GROWTH, 0.3)
+            due += interval
+        self.assertLessEqual(len(polls), schedule + 1)
+        self.assertGreater(len(polls), 3)
 
     def test_accepted_2xx_then_404_is_deleted(self):
         img = self.cloud.add(fakes.image('a'))
