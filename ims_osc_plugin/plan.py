@@ -55,10 +55,14 @@ class Malformed(Exception):
 
 
 class Changed(client.ImsError):
-    """The image is not as reviewed; ``changes``: (field, planned, now)."""
+    """The image is not as reviewed; ``changes``: (field, planned, now).
 
-    def __init__(self, changes):
+    ``image`` is its document now.
+    """
+
+    def __init__(self, changes, image):
         self.changes = changes
+        self.image = image
         super().__init__(changes)
 
 
@@ -98,7 +102,7 @@ class Plan:
                 raise
             changes = changes_of(self.expected[image_id.lower()], image)
             if changes:
-                raise Changed(changes)
+                raise Changed(changes, image)
             return image
         return find
 

@@ -23,6 +23,7 @@ import collections
 
 from ims_osc_plugin import images
 from ims_osc_plugin import outcomes
+from ims_osc_plugin import plan
 from ims_osc_plugin.v2 import messages
 
 COLUMNS = ('Argument', 'ID', 'Name', 'Outcome', 'Backup', 'Reason',
@@ -63,6 +64,11 @@ def _text(value):
     return '' if value is None else messages.printable(str(value))
 
 
+def _sent_by_id(job):
+    """Whether its DELETE went out: the ID is then the image's."""
+    return job.kind in (outcomes.DELETED, outcomes.UNKNOWN)
+
+
 def record(job, deletion):
     """The record of a final ``job`` of ``deletion`` (an engine Deletion).
 
@@ -71,6 +77,13 @@ def record(job, deletion):
     """
     delete_backup = deletion.delete_backup
     image = job.image or {}
+    image_id = None
+    if job.image is not None or _sent_by_id(job):
+        image_id = job.image_id
+    elif isinstance(job.error, (plan.Changed, plan.Vanished)):
+        # A plan's image, refused: the plan gave its ID.
+        image = getattr(job.error, 'image', None) or {}
+        image_id = job.arg
     backup = job.backup
     kind = job.kind
     deleted_with = ''
@@ -79,8 +92,7 @@ def record(job, deletion):
         deleted_with = backup
     values = [
         _text(job.arg),
-        _text(job.image_id if job.image is not None or kind in (
-            outcomes.DELETED, outcomes.UNKNOWN) else None),
+        _text(image_id),
         _text(image.get('name')),
         OUTCOMES[kind],
         _text(deleted_with),

@@ -298,6 +298,10 @@ class TestPlan(RecordsTestCase):
             "'2026-01-01T00:00:00Z', now '2026-01-02T00:00:00Z', protected "
             "was False, now True)", records[1]['Reason'])
         self.assertIn('gone since the plan', records[2]['Reason'])
+        # Refused, each record still names the plan's image.
+        self.assertEqual([a['id'], b['id'], c['id']],
+                         [r['ID'] for r in records])
+        self.assertEqual(['a', 'b', ''], [r['Name'] for r in records])
         self.assertEqual([a['id']], self.cloud.deleted)
         self.assertIn(new['id'], self.cloud.images)
         sent = [(r.method, r.path.rsplit('/', 1)[-1]) for r in
