@@ -235,15 +235,27 @@ class TestWait(RecordsTestCase):
         self.assertGreater(len(polls), 3)
 
     def test_accepted_2xx_then_404_is_deleted(self):
-        img = self.cloud.add(fakes.image('a'))
-        job = type('Job', (), {})()
-        job.kind, job.error = 'unknown', type('E', (), {})()
-        self.assertFalse(waiting.accepted(job))
+        # A 2xx other than 204 leaves the fate unknown (issue 21's rule);
+        # a poll's 404 then says it is deleted. A refused delete is not
+        # polled.
         from ims_osc_plugin import client
-        response = type('R', (), {'status_code': 202, 'headers': {}})()
-        job.error = client.UnexpectedResponse(response)
-        self.assertTrue(waiting.accepted(job))
-        self.assertIsNotNone(img)
+        from ims_osc_plugin import engine
+
+        gone, refused = str(uuid.uuid4()), self.cloud.add(fakes.image('r'))
+        deletion = engine.Deletion(self.ims, [gone, refused['id']])
+        accepted, failed = deletion.jobs
+        response = type('Response', (), {'status_code': 202,
+                                         'headers': {}})()
+        accepted.kind, accepted.image_id = 'unknown', gone
+        accepted.error = client.UnexpectedResponse(response)
+        failed.kind, failed.image_id = 'failed', refused['id']
+        waiter = waiting.Waiter(deletion, 5)
+        waiter.wait_for(accepted)
+        waiter.wait_for(failed)
+        self.assertEqual(('deleted', None, None),
+                         (accepted.kind, accepted.reason, accepted.error))
+        self.assertEqual('failed', failed.kind)
+        self.assertEqual(1, waiter.polls)
 
     def test_wait_with_dry_run_refused(self):
         e = self.assertRaises(exceptions.CommandError, self.run_cmd,
