@@ -312,8 +312,9 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         # OSC's interactive shell).
         ims.retries = args.retries
         if args.workers > 1:
-            # Before the first request, so no connection is thrown away.
-            ims.allow_concurrency(args.workers)
+            # Before the first request, so no connection is thrown away;
+            # --wait polls beside the workers.
+            ims.allow_concurrency(args.workers + (1 if args.wait else 0))
         try:
             ims.base_url
         except client.EndpointError as e:
