@@ -182,11 +182,13 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         if getattr(parsed_args, 'formatter', None) is None:
             # As core: take_action returns the exit status.
             return cliff_command.Command.run(self, parsed_args)
+        from ims_osc_plugin import records
+
         parsed_args = self._run_before_hooks(parsed_args)
         self.formatter = self._formatter_plugins[parsed_args.formatter].obj
         started = self._start(parsed_args)
-        column_names, data = self._run_after_hooks(
-            parsed_args, (started[0].columns, self._records(*started)))
+        column_names, data = self._run_after_hooks(parsed_args, (
+            records.columns(parsed_args.dry_run), self._records(*started)))
         self.produce_output(parsed_args, column_names, data)
         # After the last record is out: a failure still ends in its line
         # on stderr and exit status 1.
@@ -208,7 +210,6 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
             roles = ims.role_names()
             may_delete_others = None if roles is None else 'admin' in roles
         from ims_osc_plugin import engine
-        from ims_osc_plugin import records
 
         arguments, find = parsed_args.images, None
         if plan is not None:
@@ -221,7 +222,6 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
             workers=parsed_args.workers, project_id=project_id,
             may_delete_others=may_delete_others, find=find,
             wait=parsed_args.wait_timeout if parsed_args.wait else None)
-        deletion.columns = records.columns(parsed_args.dry_run)
         return deletion, parsed_args, project_id
 
     def _run(self, deletion, args, project_id):
