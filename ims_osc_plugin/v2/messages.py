@@ -25,8 +25,6 @@ from keystoneauth1 import exceptions as ks_exceptions
 from ims_osc_plugin import answers
 from ims_osc_plugin import client
 from ims_osc_plugin import outcomes
-from ims_osc_plugin import plan
-from ims_osc_plugin import waiting
 
 printable = answers.printable
 
@@ -181,6 +179,9 @@ def is_body_rejected(error):
 
 def reason(error, delete_backup=None):
     """One line that says why an image was not deleted."""
+    # Here, not at the top: stevedore imports this module on every run.
+    from ims_osc_plugin import plan
+
     if isinstance(error, plan.Changed):
         return PLAN_CHANGED % {'changes': ', '.join(
             PLAN_CHANGE % {'field': field, 'planned': printable(repr(old)),
@@ -215,6 +216,8 @@ def reason(error, delete_backup=None):
 
 def _why_not_deleted(job, delete_backup):
     """The reason part of a FAILED or UNKNOWN line."""
+    from ims_osc_plugin import waiting
+
     error = job.error
     if job.reason == outcomes.SAME_IMAGE:
         return SAME_IMAGE % {'first': printable(job.same_as.arg)}
