@@ -59,6 +59,20 @@ _SUBSTITUTIONS = ('project_id', 'user_id')
 
 LOG = logging.getLogger(__name__)
 
+# Where a service puts the ID of a request: OpenStack's header, then the
+# one Huawei Cloud's API gateway adds to IMS's answers.
+REQUEST_ID_HEADERS = ('X-Openstack-Request-Id', 'X-Request-Id')
+
+
+def request_id(response):
+    """The service's ID of the request ``response`` answers, or ``None``."""
+    headers = getattr(response, 'headers', None) or {}
+    for header in REQUEST_ID_HEADERS:
+        value = headers.get(header)
+        if value:
+            return value
+    return None
+
 
 class ImsError(Exception):
     """Base class of this client's own errors."""
@@ -219,6 +233,16 @@ class ImageClient:
         self._base_url = None
         self.retries = retries
         self.cancel = threading.Event()
+        self._last = threading.local()
+
+    @property
+    def last_request_id(self):
+        """The request ID of the last answer this thread's request got.
+
+        Set anew by each call that sends a request; ``None`` when no
+        answer came or the answer had none.
+        """
+        return getattr(self._last, 'request_id', None)
 
     @classmethod
     def from_session(cls, session, **adapter_kwargs):
@@ -352,6 +376,7 @@ class ImageClient:
         attempts = []
         tries = {'connect': 0, 'status_code': 0}
         error = None
+        self._last.request_id = None
         while True:
             if self.cancel.is_set():
                 raise Interrupted(attempts, error)
@@ -361,9 +386,11 @@ class ImageClient:
                     connect_retries=0, status_code_retries=0, logger=LOG,
                     **kwargs)
             except ks_exceptions.ConnectionError as e:
+                self._last.request_id = None
                 attempts.append(Attempt(None, not answers.never_connected(e)))
                 kind, wait, error = 'connect', None, e
             else:
+                self._last.request_id = request_id(response)
                 status = response.status_code
                 if status < 400:
                     break

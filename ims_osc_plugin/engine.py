@@ -36,6 +36,7 @@ import logging
 import queue
 import signal
 import threading
+import time
 
 from keystoneauth1 import exceptions as ks_exceptions
 
@@ -71,6 +72,10 @@ class Job:
         self.kind = None
         self.reason = None
         self.error = None
+        # The service's ID of the request that decided the outcome.
+        self.request_id = None
+        # When the outcome was decided (time.monotonic()); for --wait.
+        self.finished_at = None
 
     @property
     def backup(self):
@@ -159,12 +164,22 @@ class Deletion:
     :param project_id: the token's project, for a dry run's judgement.
     :param may_delete_others: for a dry run, whether the token's roles let
         it delete other projects' images; ``None`` if not known.
+    :param find: look each argument up with this instead of the client's
+        ``find_image`` (a reviewed plan checks each image with it); every
+        argument is then looked up.
+    :param wait: seconds to wait, in all, for the deleted images to be
+        gone (see :mod:`~ims_osc_plugin.waiting`); ``None``: no waiting.
     """
 
     def __init__(self, image_client, arguments, delete_backup=None,
                  store=None, dry_run=False, workers=1, project_id=None,
-                 may_delete_others=None):
+                 may_delete_others=None, find=None, wait=None):
         self.client = image_client
+        self._find = find
+        self.wait = wait
+        # Called as on_wait(job, seconds) while waiting for job's image
+        # to go (the command draws its progress line).
+        self.on_wait = None
         self.delete_backup = delete_backup
         self.store = store
         self.dry_run = dry_run
@@ -214,6 +229,10 @@ class Deletion:
         """
         firsts = self._group_same_arguments()
         self._workers = _Workers(self._worker_count)
+        waiter = None
+        if self.wait is not None:
+            from ims_osc_plugin import waiting
+            waiter = waiting.Waiter(self, self.wait)
         try:
             lookups = [job for job in firsts if self._needs_lookup(job)]
             for job in lookups:
@@ -231,9 +250,22 @@ class Deletion:
                     self._settle(job)
                 else:
                     self._give_up(job)
+                if waiter is not None:
+                    waiter.wait_for(job)
                 yield job
         finally:
             self._workers.close()
+
+    def records(self):
+        """Run; yield each argument's record, in argument order.
+
+        A :class:`~ims_osc_plugin.records.Record` (a dry run's: a
+        ``PlanRecord``), as ``-f`` prints them.
+        """
+        from ims_osc_plugin import records
+
+        for job in self.run():
+            yield records.record(job, self)
 
     def _wait_until(self, done):
         """Wait for ``done()`` in short steps; whether it came true.
@@ -260,7 +292,8 @@ class Deletion:
         # Without options, an ID's DELETE tells whether it exists: one
         # request instead of two.
         return (self.dry_run or self.delete_backup is not None or
-                self.store is not None or not images.is_image_id(job.arg))
+                self.store is not None or self._find is not None or
+                not images.is_image_id(job.arg))
 
     def _claim(self, job, image_id):
         """Make ``job`` the one deleting ``image_id``, unless one already is.
@@ -283,12 +316,23 @@ class Deletion:
             self._changed.notify_all()
             return False
 
-    def _finish(self, job, kind, reason=None, error=None):
-        """Record ``job``'s outcome, unless it was already given up."""
+    def _finish(self, job, kind, reason=None, error=None, answered=True):
+        """Record ``job``'s outcome, unless it was already given up.
+
+        ``answered``: this task's last request decided it, so its request
+        ID is the job's (else the job keeps the one it has).
+        """
         with self._changed:
             if job.kind is None:
                 job.kind, job.reason, job.error = kind, reason, error
+                job.finished_at = time.monotonic()
+                if answered:
+                    # Read on the worker thread that made the request.
+                    job.request_id = self._request_id()
             self._changed.notify_all()
+
+    def _request_id(self):
+        return getattr(self.client, 'last_request_id', None)
 
     def _settle(self, job):
         """A job reporting another's outcome takes it on.
@@ -302,6 +346,8 @@ class Deletion:
             job.image = job.image or origin.image
             job.image_id = origin.image_id
             job.error = origin.error
+            job.request_id = origin.request_id
+            job.finished_at = origin.finished_at
             repeat = _key(job.arg) == _key(origin.arg)
             job.reason = origin.reason if repeat and origin.kind in (
                 outcomes.FAILED, outcomes.UNKNOWN) else outcomes.SAME_IMAGE
@@ -323,14 +369,16 @@ class Deletion:
     def _look_up(self, job):
         try:
             if not job.arg.strip():
-                return self._finish(job, outcomes.FAILED, outcomes.EMPTY)
-            image = self.client.find_image(job.arg)
+                return self._finish(job, outcomes.FAILED, outcomes.EMPTY,
+                                    answered=False)
+            image = (self._find or self.client.find_image)(job.arg)
         except Exception as e:
             self._log_unexpected(job, e)
             return self._finish(job, outcomes.NOT_ATTEMPTED if isinstance(
                 e, client.Interrupted) else outcomes.FAILED, error=e)
         with self._changed:
             job.image, job.image_id = image, image['id']
+            job.request_id = self._request_id()
             self._changed.notify_all()
 
     def _delete_or_judge(self, job):
@@ -338,7 +386,8 @@ class Deletion:
             if self.dry_run:
                 kind, reason = outcomes.judge_dry_run(
                     job.image, self.project_id, self.may_delete_others)
-                self._finish(job, kind, reason)
+                # Its lookup decided it.
+                self._finish(job, kind, reason, answered=False)
             elif job.image is None:
                 self._delete_unseen(job)
             else:

@@ -21,10 +21,14 @@ is imported only when the command runs.
 import argparse
 import logging
 import signal
+import sys
 import threading
 
+from cliff import command as cliff_command
+from cliff import lister
 from keystoneauth1 import exceptions as ks_exceptions
 from openstackclient.image.v2 import image as osc_image
+from osc_lib.command import command
 from osc_lib import exceptions
 
 from ims_osc_plugin import client
@@ -42,6 +46,8 @@ PROGRESS_MIN_IMAGES = 10
 # newer python-openstackclient adds is refused when given (see
 # _refuse_unhandled), and a unit test fails until it is decided on.
 HANDLED_CORE_OPTIONS = frozenset(['images', 'store'])
+DEFAULT_WAIT_TIMEOUT = 600
+MAX_WAIT_TIMEOUT = 7 * 24 * 3600
 
 
 def _count(low, high):
@@ -64,14 +70,34 @@ def core_options(parser):
             if not isinstance(a, argparse._HelpAction)]
 
 
-class DeleteImage(osc_image.DeleteImage):
+class DeleteImage(command.Lister, osc_image.DeleteImage):
+    """Core's image delete, with cliff's formatters for its records.
+
+    A cliff Lister, so ``-f``/``-c`` are cliff's own; without ``-f`` it
+    runs as the plain command core's is (nothing on stdout on success).
+    """
+
     _description = ('Delete image(s), optionally with the CBR backups of '
                     'full-ECS images')
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
+        # cliff's own output options are handled by cliff.
+        display = {a.dest for a in
+                   lister.Lister.get_parser(self, prog_name)._actions}
         self._unhandled = [a for a in core_options(parser)
-                           if a.dest not in HANDLED_CORE_OPTIONS]
+                           if a.dest not in HANDLED_CORE_OPTIONS and
+                           a.dest not in display]
+        for action in parser._actions:
+            if action.dest == 'formatter':
+                # No -f: the human lines only, as core.
+                action.default = None
+                action.help = ('print one record per image argument in '
+                               'this format (default: none; see '
+                               '"Scripting" in the docs)')
+            elif action.dest == 'images':
+                # Not with --plan; checked in take_action.
+                action.nargs = '*'
         if not any(a.dest == 'store' for a in parser._actions):
             # python-openstackclient < 6.3 has no --store; the plugin's own
             # client can still send the store delete.
@@ -125,10 +151,58 @@ class DeleteImage(osc_image.DeleteImage):
                  'those answers (openstacksdk\'s defaults included), else '
                  '%d each.' % (MAX_RETRIES, client.DEFAULT_RETRIES),
         )
+        parser.add_argument(
+            '--wait',
+            action='store_true',
+            help='Wait for each deleted image to be gone (the service '
+                 'answers 404 for it), as IMS may finish a delete in the '
+                 'background. An image still there at --wait-timeout is '
+                 'reported, and the exit status is 1.',
+        )
+        parser.add_argument(
+            '--wait-timeout',
+            metavar='<seconds>',
+            type=_count(1, MAX_WAIT_TIMEOUT),
+            default=DEFAULT_WAIT_TIMEOUT,
+            help='With --wait, wait at most <seconds> in all for the run '
+                 '(default %d).' % DEFAULT_WAIT_TIMEOUT,
+        )
+        parser.add_argument(
+            '--plan',
+            metavar='<file>',
+            help='Delete the images a reviewed plan would delete, by ID, '
+                 'each only if it has not changed since. The plan is the '
+                 'output of --dry-run -f json; "-" reads it from standard '
+                 'input. Not with image arguments or backup options: the '
+                 'plan says them.',
+        )
         return parser
 
+    def run(self, parsed_args):
+        if getattr(parsed_args, 'formatter', None) is None:
+            # As core: take_action returns the exit status.
+            return cliff_command.Command.run(self, parsed_args)
+        from ims_osc_plugin import records
+
+        parsed_args = self._run_before_hooks(parsed_args)
+        self.formatter = self._formatter_plugins[parsed_args.formatter].obj
+        started = self._start(parsed_args)
+        column_names, data = self._run_after_hooks(parsed_args, (
+            records.columns(parsed_args.dry_run), self._records(*started)))
+        self.produce_output(parsed_args, column_names, data)
+        # After the last record is out: a failure still ends in its line
+        # on stderr and exit status 1.
+        return self._summary(*self._finished) or 0
+
     def take_action(self, parsed_args):
-        self._check_options(parsed_args)
+        started = self._start(parsed_args)
+        for _job in self._run(*started):
+            pass
+        return self._summary(*self._finished)
+
+    def _start(self, parsed_args):
+        """Check the options, read the plan; the Deletion to run."""
+        plan = self._check_options(parsed_args)
         ims = self._prepare_client(parsed_args)
         project_id = may_delete_others = None
         if parsed_args.dry_run:
@@ -137,17 +211,78 @@ class DeleteImage(osc_image.DeleteImage):
             may_delete_others = None if roles is None else 'admin' in roles
         from ims_osc_plugin import engine
 
+        arguments, find = parsed_args.images, None
+        if plan is not None:
+            arguments, find = plan.ids, plan.finder(ims)
+            parsed_args.delete_backup = plan.delete_backup
+            parsed_args.store = plan.store
         deletion = engine.Deletion(
-            ims, parsed_args.images, delete_backup=parsed_args.delete_backup,
+            ims, arguments, delete_backup=parsed_args.delete_backup,
             store=parsed_args.store, dry_run=parsed_args.dry_run,
             workers=parsed_args.workers, project_id=project_id,
-            may_delete_others=may_delete_others)
+            may_delete_others=may_delete_others, find=find,
+            wait=parsed_args.wait_timeout if parsed_args.wait else None)
+        return deletion, parsed_args, project_id
+
+    def _run(self, deletion, args, project_id):
+        """Each final job, after its lines; signals taken meanwhile."""
         with terminal.on_signals(deletion.stop, deletion.abandon) as caught:
-            counts = self._report(deletion, parsed_args, project_id)
-        return self._summary(counts, deletion.jobs, caught, parsed_args)
+            counts = yield from self._report(deletion, args, project_id)
+        self._finished = (counts, deletion.jobs, caught, args)
+
+    def _records(self, deletion, args, project_id):
+        """The records, each written out before the next job is awaited.
+
+        cliff's value and csv formatters write a row as it is yielded;
+        flushing makes it reach a pipe then, not at exit.
+        """
+        from ims_osc_plugin import records
+
+        for job in self._run(deletion, args, project_id):
+            yield records.record(job, deletion)
+            self.app.stdout.flush()
 
     def _check_options(self, args):
+        """Refuse what does not combine; the plan, if one is given."""
         self._refuse_unhandled(args)
+        if args.wait and args.dry_run:
+            raise exceptions.CommandError(msg.WAIT_WITH_DRY_RUN)
+        if args.plan is not None:
+            return self._read_plan(args)
+        if not args.images:
+            raise exceptions.CommandError(msg.NO_IMAGES)
+        self._check_backup_option(args)
+        return None
+
+    def _read_plan(self, args):
+        from ims_osc_plugin import plan
+
+        given = [option for option, value in (
+            ('image arguments', args.images),
+            ('--delete-backup' if args.delete_backup else
+             '--no-delete-backup', args.delete_backup is not None),
+            ('--store', args.store), ('--dry-run', args.dry_run)) if value]
+        if given:
+            raise exceptions.CommandError(msg.PLAN_WITH % {
+                'option': given[0]})
+        name = args.plan
+        try:
+            if name == '-':
+                text = (getattr(self.app, 'stdin', None) or sys.stdin).read()
+            else:
+                with open(name, encoding='utf-8') as f:
+                    text = f.read()
+        except (OSError, UnicodeDecodeError) as e:
+            raise exceptions.CommandError(msg.PLAN_UNREADABLE % {
+                'file': msg.printable(name), 'error': msg.printable(str(e))})
+        try:
+            return plan.load(text)
+        except plan.Malformed as e:
+            raise exceptions.CommandError(msg.PLAN_MALFORMED % {
+                'file': msg.printable(name), 'line': e.line,
+                'why': msg.printable(e.why)})
+
+    def _check_backup_option(self, args):
         if args.delete_backup is None:
             return
         if args.store:
@@ -177,8 +312,9 @@ class DeleteImage(osc_image.DeleteImage):
         # OSC's interactive shell).
         ims.retries = args.retries
         if args.workers > 1:
-            # Before the first request, so no connection is thrown away.
-            ims.allow_concurrency(args.workers)
+            # Before the first request, so no connection is thrown away;
+            # --wait polls beside the workers.
+            ims.allow_concurrency(args.workers + (1 if args.wait else 0))
         try:
             ims.base_url
         except client.EndpointError as e:
@@ -190,34 +326,56 @@ class DeleteImage(osc_image.DeleteImage):
                 'error': msg.printable(str(e))})
         return ims
 
+    @property
+    def _human_out(self):
+        """Where a dry run's verdicts go: stdout, unless records do."""
+        if getattr(self._parsed, 'formatter', None) is not None:
+            return self.app.stderr
+        return self.app.stdout
+
     def _report(self, deletion, args, project_id):
-        """Print each job's lines as the engine hands it back."""
+        """Print each job's lines as the engine hands it back; yield it.
+
+        Returns the counts of each outcome.
+        """
+        self._parsed = args
         total = len(deletion.jobs)
-        progress = terminal.ProgressLine(self.app.stderr,
-                                         total >= PROGRESS_MIN_IMAGES)
+        progress = terminal.ProgressLine(
+            self.app.stderr, total >= PROGRESS_MIN_IMAGES or args.wait)
         template = msg.PROGRESS_DRY_RUN if args.dry_run else msg.PROGRESS
         counts = dict.fromkeys(
             (outcomes.DELETED, outcomes.FAILED, outcomes.UNKNOWN,
              outcomes.NOT_ATTEMPTED, outcomes.WOULD_DELETE,
              outcomes.WOULD_REFUSE), 0)
+        out = self._human_out
+
+        def line():
+            return template % {
+                'done': sum(counts.values()), 'total': total,
+                'deleted': counts[outcomes.DELETED],
+                'would': counts[outcomes.WOULD_DELETE],
+                'failed': counts[outcomes.FAILED] +
+                counts[outcomes.UNKNOWN]}
+
+        def waiting(job, seconds):
+            progress.show(line() + msg.PROGRESS_WAITING % {
+                'image': msg.printable(job.arg, 40), 'seconds': seconds})
+
+        deletion.on_wait = waiting
         try:
             for job in deletion.run():
                 progress.clear()
-                for level, line in msg.result_lines(
+                for level, text in msg.result_lines(
                         job, args.delete_backup, args.store, args.dry_run,
                         project_id):
                     if level is None:
-                        self.app.stdout.write(line + '\n')
-                        self.app.stdout.flush()
+                        out.write(text + '\n')
+                        out.flush()
                     else:
-                        LOG.log(level, line)
+                        LOG.log(level, text)
                 counts[job.kind] += 1
-                progress.show(template % {
-                    'done': sum(counts.values()), 'total': total,
-                    'deleted': counts[outcomes.DELETED],
-                    'would': counts[outcomes.WOULD_DELETE],
-                    'failed': counts[outcomes.FAILED] +
-                    counts[outcomes.UNKNOWN]})
+                progress.show(line())
+                yield job
         finally:
             progress.clear()
         return counts
@@ -255,7 +413,7 @@ class DeleteImage(osc_image.DeleteImage):
             images = [job for job in jobs
                       if job.kind == outcomes.WOULD_DELETE and
                       job.reason != outcomes.SAME_IMAGE]
-            self.app.stdout.write(msg.DRY_RUN_SUMMARY % {
+            self._human_out.write(msg.DRY_RUN_SUMMARY % {
                 'images': msg.plural(len(images), 'image'),
                 'backups': msg.plural(sum(
                     1 for job in images

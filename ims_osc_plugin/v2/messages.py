@@ -179,6 +179,16 @@ def is_body_rejected(error):
 
 def reason(error, delete_backup=None):
     """One line that says why an image was not deleted."""
+    # Here, not at the top: stevedore imports this module on every run.
+    from ims_osc_plugin import plan
+
+    if isinstance(error, plan.Changed):
+        return PLAN_CHANGED % {'changes': ', '.join(
+            PLAN_CHANGE % {'field': field, 'planned': printable(repr(old)),
+                           'now': printable(repr(new))}
+            for field, old, new in error.changes)}
+    if isinstance(error, plan.Vanished):
+        return PLAN_VANISHED
     if isinstance(error, client.ImageNotFound):
         return NOT_FOUND
     if isinstance(error, client.AmbiguousImage):
@@ -206,6 +216,8 @@ def reason(error, delete_backup=None):
 
 def _why_not_deleted(job, delete_backup):
     """The reason part of a FAILED or UNKNOWN line."""
+    from ims_osc_plugin import waiting
+
     error = job.error
     if job.reason == outcomes.SAME_IMAGE:
         return SAME_IMAGE % {'first': printable(job.same_as.arg)}
@@ -213,6 +225,13 @@ def _why_not_deleted(job, delete_backup):
         return EMPTY
     if job.reason == outcomes.IN_FLIGHT:
         return IN_FLIGHT
+    if job.reason == waiting.WAIT_TIMEOUT:
+        return WAIT_TIMEOUT % {'status': printable(job.wait_status or '?'),
+                               'waited': job.waited or 0}
+    if job.reason == waiting.WAIT_INTERRUPTED:
+        return WAIT_INTERRUPTED
+    if job.reason == waiting.WAIT_CHECK_FAILED:
+        return WAIT_CHECK_FAILED % {'error': reason(error)}
     if job.reason == outcomes.LOST_NOT_FOUND:
         return LOST_NOT_FOUND
     if job.reason == outcomes.NAME_OF_DELETED:
@@ -304,4 +323,66 @@ def result_lines(job, delete_backup=None, store=None, dry_run=False,
         return [(logging.ERROR, NOT_ATTEMPTED % {'image': image})]
     template = UNKNOWN if kind == outcomes.UNKNOWN else FAILED
     return [(logging.ERROR, template % {
-        'image': image, 'reason': _why_not_deleted(job, delete_backup)})]
+        'image': image, 'reason': _why_not_deleted(job, delete_backup)} +
+        _request_id_suffix(job))]
+
+
+# -- records (-f) and what the scripting options add ------------------------
+
+# After the reason of a failure the service answered.
+REQUEST_ID = ' (request ID: %(request_id)s)'
+# The Reason of a record where the result line says more than the reason.
+RECORD_DELETED_GONE_ON_RETRY = ('it was already gone when the delete was '
+                                'retried')
+RECORD_NO_BACKUP = 'not a full-ECS image: there was no backup to delete'
+
+# --wait
+WAIT_TIMEOUT = ('the service accepted its delete, but the image is still '
+                'there (status %(status)s) after waiting %(waited)d s')
+WAIT_INTERRUPTED = ('the service accepted its delete; the command was '
+                    'interrupted before it saw the image gone')
+WAIT_CHECK_FAILED = ('the service accepted its delete, but checking whether '
+                     'the image is gone failed: %(error)s')
+PROGRESS_WAITING = "; waiting for '%(image)s' to go (%(seconds)d s)"
+WAIT_WITH_DRY_RUN = '--wait cannot be combined with --dry-run.'
+
+# --plan
+PLAN_CHANGED = 'it changed since the plan was made (%(changes)s)'
+PLAN_CHANGE = '%(field)s was %(planned)s, now %(now)s'
+PLAN_VANISHED = 'no image has this ID any more: it is gone since the plan ' \
+                'was made'
+PLAN_WITH = '--plan cannot be combined with %(option)s: the plan says it.'
+PLAN_UNREADABLE = 'Cannot read the plan %(file)s: %(error)s'
+PLAN_MALFORMED = ('Cannot use the plan %(file)s: line %(line)d: %(why)s; '
+                  'nothing was deleted.')
+NO_IMAGES = 'Give the images to delete, or --plan FILE.'
+
+
+def _request_id_suffix(job):
+    """The request ID, for a failure the service answered itself."""
+    if not job.request_id or isinstance(job.error, (
+            client.ImageNotFound, client.AmbiguousImage)):
+        return ''
+    return REQUEST_ID % {'request_id': printable(job.request_id)}
+
+
+def record_reason(job, delete_backup=None, store=None, project_id=None):
+    """The Reason column of ``job``'s record: one escaped line, or ''."""
+    kind = job.kind
+    if kind in (outcomes.FAILED, outcomes.UNKNOWN):
+        return _why_not_deleted(job, delete_backup)
+    if job.reason == outcomes.SAME_IMAGE:
+        return SAME_IMAGE % {'first': printable(job.same_as.arg)}
+    if kind == outcomes.NOT_ATTEMPTED:
+        return ('interrupted before its delete was sent')
+    if kind == outcomes.WOULD_REFUSE:
+        if job.reason == outcomes.PROTECTED:
+            return REFUSE_PROTECTED
+        return REFUSE_OWNER % {'owner': printable(job.image['owner']),
+                               'project': printable(project_id)}
+    if kind == outcomes.DELETED:
+        if job.reason == outcomes.GONE_ON_RETRY:
+            return RECORD_DELETED_GONE_ON_RETRY
+        if delete_backup and job.image is not None and not job.backup:
+            return RECORD_NO_BACKUP
+    return ''

@@ -14,13 +14,15 @@
 
 Test code, not part of the plugin. It starts the functional tests' stack
 (:mod:`stack`: real Keystone and Glance on 127.0.0.1, Glance behind the
-test-only IMS layer of :mod:`ims_layer`), creates three images in the
-``demo`` project (a full-ECS image with a backup, a plain image and a
-protected image), then runs what a user would with this environment's real
+test-only IMS layer of :mod:`ims_layer`), creates five images in the
+``demo`` project (a full-ECS image with a backup, a plain image, a
+protected image, and two images whose delete the layer finishes "in the
+background"), then runs what a user would with this environment's real
 ``openstack`` CLI, the plugin installed, each command echoed before its
 output. It checks the outcome (the full-ECS and plain images and the backup
-gone, the protected image refused and still there) and stops every server
-it started, also on an error, Ctrl-C, SIGTERM or SIGHUP::
+gone, the protected image refused and still there, the two others gone
+after ``--wait``) and stops every server it started, also on an error,
+Ctrl-C, SIGTERM or SIGHUP::
 
     python -m ims_osc_plugin.tests.functional.demo [--keep] [--port PORT]
         [--write FILE | --check FILE]
@@ -57,6 +59,10 @@ ECS_IMAGE = 'ecs-web-server'
 PLAIN_IMAGE = 'scratch-image'
 PROTECTED_IMAGE = 'golden-image'
 IMAGES = (ECS_IMAGE, PLAIN_IMAGE, PROTECTED_IMAGE)
+# Images whose delete the layer finishes "in the background": they still
+# show, pending_delete, for LINGER seconds after the 204.
+LINGERING = ('build-cache-1', 'build-cache-2')
+LINGER = 3
 
 # What the demo runs: (comment, openstack's arguments, expected exit
 # status). The delete fails for the protected image, hence 1.
@@ -67,6 +73,11 @@ STEPS = (
      ('image', 'delete', '--dry-run', '--delete-backup') + IMAGES, 0),
     ('Delete the three images, with their backups; -v reports each one:',
      ('-v', 'image', 'delete', '--delete-backup') + IMAGES, 1),
+    ('IMS may finish a delete in the background: the two build-cache '
+     'images stay\npending_delete for %d s. --wait reports each deleted '
+     'once it is gone; -f json\nprints one record per image for a script '
+     "(the request ID is Glance's):" % LINGER,
+     ('image', 'delete', '--wait', '-f', 'json') + LINGERING, 0),
     ('What is left:',
      ('image', 'list'), 0),
 )
@@ -212,7 +223,8 @@ class Demo:
         say(line)
 
     def comment(self, text):
-        self.show('# ' + text)
+        for line in text.split('\n'):
+            self.show('# ' + line)
 
     # -- the run ----------------------------------------------------------
 
@@ -358,11 +370,13 @@ class Demo:
             PROTECTED_IMAGE: {'protected': True},
         }
         ids = {}
-        for name in IMAGES:
+        for name in IMAGES + LINGERING:
             body = {'name': name, 'disk_format': 'raw',
                     'container_format': 'bare', 'visibility': 'private'}
-            body.update(extra[name])
+            body.update(extra.get(name, {}))
             ids[name] = api.post('/images', json=body).json()['id']
+        ims_layer.State(self.stack.state_db).set_faults(
+            [ids[name] for name in LINGERING], 'linger', delay=LINGER)
         return backup, ids
 
     def _introduce(self, backup):
@@ -372,14 +386,15 @@ class Demo:
                      'through')
         self.comment('OS_CLIENT_CONFIG_FILE=%s and OS_CLOUD=%s.'
                      % (self.stack.clouds_yaml, CLOUD))
-        self.comment('The demo project has three images:')
-        width = max(len(n) for n in IMAGES)
+        self.comment('The demo project has five images:')
+        width = max(len(n) for n in IMAGES + LINGERING)
         what = {
             ECS_IMAGE: 'a full-ECS image, made from backup %s' % backup,
             PLAIN_IMAGE: 'a plain image',
             PROTECTED_IMAGE: 'a protected image',
         }
-        for name in IMAGES:
+        what.update(dict.fromkeys(LINGERING, 'plain images'))
+        for name in IMAGES + LINGERING:
             self.comment('  %-*s  %s' % (width, name, what[name]))
 
     # -- the commands -----------------------------------------------------
@@ -471,7 +486,7 @@ class Demo:
         from keystoneauth1 import exceptions
 
         api = self._images_api()
-        for name in IMAGES:
+        for name in IMAGES + LINGERING:
             try:
                 api.get('/images/%s' % ids[name])
                 there = True

@@ -48,6 +48,11 @@ is a WSGI layer around the unmodified Glance application that:
   ``delay``
       sleep a chosen time, then let Glance answer (outside the write
       lock, so delayed requests overlap);
+  ``linger``
+      let Glance delete (204), then keep showing the image for ``delay``
+      seconds to ``GET /v2/images/{id}`` on the IMS ports, with status
+      ``pending_delete``, as IMS does while it finishes a delete in the
+      background (and Glance with delayed delete);
 
 - answers the version document at the root of the image endpoint (``GET
   /`` and ``GET /versions``, what keystoneauth's version discovery
@@ -96,6 +101,11 @@ CREATE TABLE IF NOT EXISTS faults (
     remaining INTEGER NOT NULL DEFAULT -1,
     delay REAL NOT NULL DEFAULT 0,
     retry_after TEXT
+);
+CREATE TABLE IF NOT EXISTS lingering (
+    image_id TEXT PRIMARY KEY,
+    doc TEXT NOT NULL,
+    until REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS flags (
     name TEXT PRIMARY KEY,
@@ -217,6 +227,22 @@ class State:
             finally:
                 db.execute('COMMIT')
 
+    # -- images still shown after their delete ---------------------------
+
+    def linger(self, image_id, doc, seconds):
+        with self._connect() as db:
+            db.execute('INSERT OR REPLACE INTO lingering (image_id, doc, '
+                       'until) VALUES (?, ?, ?)',
+                       (image_id, doc, time.time() + seconds))
+
+    def lingering(self, image_id):
+        """The document still shown for a deleted image, or None."""
+        with self._connect() as db:
+            row = db.execute('SELECT doc FROM lingering WHERE image_id = ? '
+                             'AND until > ?',
+                             (image_id, time.time())).fetchone()
+        return row['doc'] if row else None
+
     # -- flags ------------------------------------------------------------
 
     def set_flag(self, name, value):
@@ -310,7 +336,9 @@ def _json_error(status, message):
              ('Content-Length', str(len(body)))], [body])
 
 
-_FAULT_KINDS = ('status', 'html', 'drop', 'lost', 'vanish', 'delay')
+_FAULT_KINDS = ('status', 'html', 'drop', 'lost', 'vanish', 'delay',
+                'linger')
+_IMAGE = re.compile(r'\A/v2/images/([^/]+)\Z')
 _ROOT_PATHS = ('', '/', '/versions')
 
 _REASONS = {500: 'Internal Server Error', 502: 'Bad Gateway',
@@ -375,6 +403,16 @@ class IMSLayer:
                     int(root_status), 'no version document here '
                     '(injected fault: only /v2/... is served)')
         if not match:
+            shown = _IMAGE.match(environ.get('PATH_INFO', ''))
+            if (shown and mode == 'ims' and
+                    environ.get('REQUEST_METHOD') == 'GET'):
+                doc = self.state.lingering(shown.group(1))
+                if doc is not None:
+                    outcome['fault'] = 'linger'
+                    body = doc.encode()
+                    return ('200 OK',
+                            [('Content-Type', 'application/json'),
+                             ('Content-Length', str(len(body)))], [body])
             return self._glance(environ)
 
         body = self._read_body(environ)
@@ -385,6 +423,7 @@ class IMSLayer:
 
         fault = self.state.take_fault(match.group(1))
         kind = fault['kind'] if fault else None
+        shown = None
         if fault:
             outcome['fault'] = kind
             if kind == 'delay':
@@ -395,6 +434,8 @@ class IMSLayer:
                 self._vanish(environ)
             elif kind in ('status', 'html'):
                 return _error_reply(fault)
+            elif kind == 'linger':
+                shown = self._document(environ)
 
         delete_backup = _delete_backup(body)
         if delete_backup is None:
@@ -412,6 +453,10 @@ class IMSLayer:
                     outcome['backup_action'] = 'deleted'
                 else:
                     outcome['backup_action'] = 'kept'
+        if kind == 'linger' and answer[0].startswith('204') and shown:
+            shown['status'] = 'pending_delete'
+            self.state.linger(match.group(1), json.dumps(shown),
+                              fault['delay'])
         if kind == 'lost':
             # The work is done; the answer never leaves.
             outcome['served'] = int(answer[0].split()[0])
@@ -463,6 +508,13 @@ class IMSLayer:
 
         Looked up as the caller, so a refused caller learns nothing.
         """
+        image = self._document(environ) or {}
+        if str(image.get('__whole_image', '')).lower() != 'true':
+            return None
+        return image.get('__backup_id') or None
+
+    def _document(self, environ):
+        """The image's document as the caller sees it, or None."""
         get = dict(environ)
         get['REQUEST_METHOD'] = 'GET'
         get['wsgi.input'] = io.BytesIO(b'')
@@ -474,9 +526,7 @@ class IMSLayer:
             image = json.loads(b''.join(chunks))
         except ValueError:
             return None
-        if str(image.get('__whole_image', '')).lower() != 'true':
-            return None
-        return image.get('__backup_id') or None
+        return image if isinstance(image, dict) else None
 
     def _vanish(self, environ):
         """Delete the image as the caller, with no body (backup stays)."""

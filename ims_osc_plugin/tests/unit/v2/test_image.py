@@ -70,7 +70,13 @@ class TestDeleteImageParser(testtools.TestCase):
         self.assertRefused(['--delete-backup', '--no-delete-backup', 'a'])
 
     def test_image_required(self):
-        self.assertRefused(['--delete-backup'])
+        # Optional for argparse (not with --plan); refused before any
+        # request.
+        parsed = parse(self.cmd, ['--delete-backup'])
+        e = self.assertRaises(exceptions.CommandError,
+                              self.cmd.take_action, parsed)
+        self.assertEqual('Give the images to delete, or --plan FILE.',
+                         str(e))
 
     def test_store(self):
         # Core's --store where core has it (OSC >= 6.3), the plugin's own
