@@ -131,8 +131,8 @@ class TestEndpoint(TestBase):
         adapter.get_endpoint.assert_called_once_with(skip_discovery=True)
         adapter.request.assert_called_once_with(
             fakes.IMAGE_URL + '/v2/images/' + IMAGE_ID, 'DELETE',
-            raise_exc=False, redirect=False, logger=client.LOG,
-            connect_retries=0, status_code_retries=0)
+            raise_exc=False, redirect=False, logger=client.HTTP_LOG,
+            connect_retries=0, status_code_retries=0, stream=True)
 
     def test_from_connection_reads_its_cloud_config(self):
         import openstack
