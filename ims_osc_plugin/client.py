@@ -36,6 +36,7 @@ import urllib.parse
 
 from keystoneauth1 import exceptions as ks_exceptions
 import requests
+from urllib3 import exceptions as urllib3_exceptions
 
 from ims_osc_plugin import answers
 from ims_osc_plugin import images
@@ -220,7 +221,8 @@ def _segment(text):
     encoded ("stores/%2E%2E/x" is sent as "x"), so those are refused.
     """
     if text.strip('.') == '':
-        raise ImsError('%r cannot be part of a URL path' % text)
+        raise ImsError("'%s' cannot be part of a URL path"
+                       % answers.printable(text))
     return urllib.parse.quote(text, safe='')
 
 
@@ -438,7 +440,8 @@ class ImageClient:
             except ks_exceptions.ConnectionError as e:
                 attempts.append(Attempt(None, not answers.never_connected(e)))
                 kind, wait, error = 'connect', None, e
-            except requests.exceptions.RequestException as e:
+            except (requests.exceptions.RequestException,
+                    urllib3_exceptions.HTTPError) as e:
                 # The body could not be read: the request was sent.
                 attempts.append(Attempt(None, True))
                 kind, wait, error = 'connect', None, e
@@ -534,9 +537,15 @@ class ImageClient:
         """
         url = self._url('images')
         params = dict(filters)
-        seen = set()
+        requested = set()
         found = []
         for _page in range(MAX_PAGES):
+            # A link back to a page already read would list it again.
+            key = tuple(sorted(params.items()))
+            if key in requested:
+                raise MalformedAnswer('the listing\'s "next" link is not '
+                                      'a new link')
+            requested.add(key)
             body = self._json(self._request('GET', url, params=params))
             page = body.get('images')
             if not isinstance(page, list):
@@ -548,12 +557,13 @@ class ImageClient:
             link = body.get('next')
             if not link or not page:
                 return found
-            if not isinstance(link, str) or link in seen:
+            if not isinstance(link, str):
                 raise MalformedAnswer('the listing\'s "next" link is not '
                                       'a new link')
-            seen.add(link)
+            # Only its query is used, and the filters asked for stay.
             params = dict(urllib.parse.parse_qsl(
                 urllib.parse.urlsplit(link).query))
+            params.update(filters)
         raise MalformedAnswer('the listing did not end within %d pages'
                               % MAX_PAGES)
 

@@ -39,6 +39,7 @@ import threading
 
 from keystoneauth1 import exceptions as ks_exceptions
 
+from ims_osc_plugin import answers
 from ims_osc_plugin import client
 from ims_osc_plugin import images
 from ims_osc_plugin import outcomes
@@ -144,7 +145,7 @@ class _Workers:
             task, job, on_error = item
             try:
                 task(job)
-            except Exception as e:  # noqa: B902 - see submit
+            except BaseException as e:  # noqa: B902 - anything: see submit
                 on_error(job, e)
 
 
@@ -352,7 +353,8 @@ class Deletion:
 
     def _crashed(self, job, error):
         """A task raised: its job's outcome, from what was sent."""
-        LOG.debug('Deleting %r failed', job.arg, exc_info=True)
+        LOG.debug("Deleting '%s' failed", answers.printable(job.arg),
+                  exc_info=True)
         with self._changed:
             sent = job.delete_sent
         self._finish(job, outcomes.UNKNOWN if sent else outcomes.FAILED,
@@ -467,4 +469,5 @@ class Deletion:
         if not isinstance(error, (client.ImsError, ValueError,
                                   ks_exceptions.ClientException)):
             # Still go on with the other images; --debug shows it.
-            LOG.debug('Deleting %r failed', job.arg, exc_info=True)
+            LOG.debug("Deleting '%s' failed", answers.printable(job.arg),
+                  exc_info=True)

@@ -13,7 +13,7 @@
 
 """Can the model-based test still find the bugs it was written for?
 
-Each mutant puts one bug of issue 15 back into a copy of the package; the
+Each mutant puts one bug of issue 15 or 21 back into a copy of the package; the
 model-based test (ims_osc_plugin/tests/unit/test_model.py) then runs on
 the copy with its pinned examples left out and without shrinking, and this
 prints after how many generated scenarios it first failed. CI runs
@@ -50,13 +50,11 @@ MUTANTS = {
         'for filters in ({},):'),
     'lost-answer-404-deleted': (
         'ims_osc_plugin/engine.py',
-        '        except ks_exceptions.NotFound as e:\n'
-        '            self._fall_back_to_name(job, e)',
-        '        except ks_exceptions.NotFound as e:\n'
         '            if outcomes.earlier_attempt_may_have_acted(e):\n'
-        '                return self._finish(job, outcomes.DELETED,\n'
-        '                                    outcomes.GONE_ON_RETRY)\n'
-        '            self._fall_back_to_name(job, e)'),
+        '                self._judge_lost(job, e)',
+        '            if outcomes.earlier_attempt_may_have_acted(e):\n'
+        '                self._finish(job, outcomes.DELETED,\n'
+        '                             outcomes.GONE_ON_RETRY)'),
     'repeat-in-another-form-failed': (
         'ims_osc_plugin/engine.py',
         "        if self._claim(job, image['id']):\n"
@@ -89,6 +87,106 @@ MUTANTS = {
         'ims_osc_plugin/answers.py',
         "return ('%s %s' % (status, printable(phrase, 60))).strip()",
         "return ('%s %s' % (status, phrase)).strip()"),
+    # Issue 21: each bug it names, and the four mutants that survived.
+    'lost-404-name-lookup-deletes': (
+        'ims_osc_plugin/engine.py',
+        '            if outcomes.earlier_attempt_may_have_acted(e):\n'
+        '                self._judge_lost(job, e)',
+        '            if False:\n'
+        '                self._judge_lost(job, e)'),
+    'stopped-after-lost-not-attempted': (
+        'ims_osc_plugin/engine.py',
+        '        self._finish(job, outcomes.UNKNOWN, reason, error=not_found)',
+        '        self._finish(job, outcomes.NOT_ATTEMPTED if self.client.'
+        'cancel.is_set()\n'
+        '                     else outcomes.UNKNOWN, reason, '
+        'error=not_found)'),
+    'nested-json-recursion': (
+        'ims_osc_plugin/answers.py',
+        '    if not _json_depth_ok(text):\n'
+        '        return None\n'
+        '    try:\n'
+        '        return json.loads(text)\n'
+        '    except (ValueError, RecursionError):',
+        '    try:\n'
+        '        return json.loads(text)\n'
+        '    except ValueError:'),
+    'message-read-can-raise': (
+        'ims_osc_plugin/answers.py',
+        '    except Exception:  # noqa: B902 - the service\'s text never '
+        'sinks a run\n'
+        '        return None',
+        '    except ValueError:\n'
+        '        return None'),
+    'quadratic-markup-strip': (
+        'ims_osc_plugin/answers.py',
+        "_TAG = re.compile(r'<[^<>]*>')",
+        "_TAG = re.compile(r'<[^>]*>')"),
+    'error-body-read-whole': (
+        'ims_osc_plugin/client.py',
+        '                if size > limit:\n'
+        '                    break',
+        '                pass'),
+    'worker-dies-on-a-crash': (
+        'ims_osc_plugin/engine.py',
+        '            except BaseException as e:  # noqa: B902 - anything: '
+        'see submit',
+        '            except Exception as e:'),
+    'tls-read-error-never-sent': (
+        'ims_osc_plugin/answers.py',
+        '                              ssl.SSLCertVerificationError)):',
+        '                              ssl.SSLError)):'),
+    'any-2xx-deleted': (
+        'ims_osc_plugin/client.py',
+        "self._request('DELETE', url, expect=(204,), **kwargs)",
+        "self._request('DELETE', url, **kwargs)"),
+    'ids-merged-by-case-before-lookup': (
+        'ims_osc_plugin/engine.py',
+        '            first = firsts.setdefault(job.arg, job)',
+        '            first = firsts.setdefault(job.arg.lower(), job)'),
+    'typo-uuid-reported-unknown': (
+        'ims_osc_plugin/engine.py',
+        '            return self._finish(job, outcomes.FAILED, '
+        'error=missing)',
+        '            return self._finish(job, outcomes.UNKNOWN, '
+        'error=missing)'),
+    'backslash-unescaped': (
+        'ims_osc_plugin/answers.py',
+        "    if char == '\\\\':\n"
+        "        return '\\\\\\\\'\n",
+        ''),
+    'invisible-unescaped': (
+        'ims_osc_plugin/answers.py',
+        '    if char.isprintable() and ord(char) not in _INVISIBLE:',
+        '    if char.isprintable():'),
+    'cut-marked-with-dots': (
+        'ims_osc_plugin/answers.py',
+        "CUT = '\\\\...'",
+        "CUT = '...'"),
+    'debug-log-unescaped': (
+        'ims_osc_plugin/client.py',
+        'HTTP_LOG.addFilter(_EscapeServiceText())',
+        'pass'),
+    'gateway-502-504-not-acted': (
+        'ims_osc_plugin/client.py',
+        '_NOT_ACTED_ON = (429, 503)',
+        '_NOT_ACTED_ON = (429, 502, 503, 504)'),
+    'ids-compared-with-case': (
+        'ims_osc_plugin/images.py',
+        '    return a.lower() == b.lower()',
+        '    return a == b'),
+    'repeated-next-followed': (
+        'ims_osc_plugin/client.py',
+        '            if key in requested:\n'
+        '                raise MalformedAnswer(',
+        '            if False:\n'
+        '                raise MalformedAnswer('),
+    'hidden-duplicates-not-ambiguous': (
+        'ims_osc_plugin/client.py',
+        '            if len(matches) > 1:\n'
+        '                raise AmbiguousImage(name)',
+        '            if len(matches) > 1 and not filters:\n'
+        '                raise AmbiguousImage(name)'),
     'dry-run-ignores-roles': (
         'ims_osc_plugin/outcomes.py',
         '    if owner and project_id and owner != project_id and (\n'
