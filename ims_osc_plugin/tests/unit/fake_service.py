@@ -59,7 +59,8 @@ FAULTS = {
     'status': False,        # an error answer (429/502/503/504)
     'acted_status': True,   # the service acted; a gateway answers 502/504
     'answer': None,         # see ANSWERS
-    'body': False,          # an error answer with a hostile body (BODIES)
+    'body': None,           # an error answer with a hostile body (BODIES),
+                            # from a gateway after the backend acted or not
     'tls_before': False,    # the server's certificate is refused
     'tls_after': True,      # the service acted; TLS fails reading the answer
     'body_drop': True,      # the service acted; the body's read fails
@@ -230,6 +231,10 @@ class FakeImageService(adapters.BaseAdapter):
                            content_type=content_type)
         if kind == 'body':
             content_type, raw = BODIES[fault[1]]
+            if fault[3]:
+                # A gateway's error page after the backend acted.
+                with self._lock:
+                    self._serve(request)
             return _answer(request, fault[2], raw=raw,
                            content_type=content_type)
         if kind == 'tls_before':
