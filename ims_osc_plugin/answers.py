@@ -23,9 +23,6 @@ import http
 import json
 import re
 import time
-import unicodedata
-
-from keystoneauth1 import exceptions as ks_exceptions
 
 _MAX_SHOWN = 200
 # What marks a cut: no escape produces a backslash followed by a dot.

@@ -73,8 +73,8 @@ class _EscapeServiceText(logging.Filter):
             text = record.getMessage()
         except Exception:  # noqa: B902 - logging never fails the run
             return True
-        record.msg = '\n'.join(answers.printable(line, None)
-                                for line in text.split('\n'))
+        escaped = [answers.printable(line, None) for line in text.split('\n')]
+        record.msg = '\n'.join(escaped)
         record.args = None
         return True
 

@@ -470,4 +470,4 @@ class Deletion:
                                   ks_exceptions.ClientException)):
             # Still go on with the other images; --debug shows it.
             LOG.debug("Deleting '%s' failed", answers.printable(job.arg),
-                  exc_info=True)
+                      exc_info=True)

@@ -24,7 +24,8 @@ would to a cloud. What it does wrong is chosen by the test:
 - images can be malformed (an ``id`` that is a number or missing, a
   ``name`` that is a number, an entry that is not an object, a
   ``protected`` that is a string);
-- each request can meet a fault (see :data:`FAULTS`): an error status with
+- each request, by its number or as the n-th of its method, can meet a
+  fault (see :data:`FAULTS`): an error status with
   any ``Retry-After``, before or after the service acted (a gateway timing
   out on a backend that deleted); a connection refused, dropped, timed out
   or failing TLS before or after the service acted, or while the body is
@@ -82,8 +83,9 @@ ANSWERS = {
             {'Location': 'https://login.example.test/\x1b[2J'}),
     '401': (401, False, b'{"error": {"message": "token expired"}}',
             'application/json', {}),
-    '409': (409, False, b'{"error": {"code": "IMG.0028", "message": '
-            b'"in use\\u202e"}}', 'application/json', {}),
+    '409': (409, False, '{"error": {"code": "IMG.0028", "message": '
+            '"in use\u202e\u200b"}}'.encode('utf-8'), 'application/json',
+            {'X-Trace': 'id\x1b[2J'}),
     '410': (410, False, b'gone', 'text/plain', {}),
     '200-login': (200, False, b'<html><form>Log in</form></html>',
                   'text/html', {}),
@@ -155,8 +157,11 @@ def _answer(request, status, body=None, headers=None, reason=None,
 
 
 def _tls_error(verify):
-    """What requests raises for a TLS failure: in the handshake (a refused
-    certificate, before anything is sent) or while the answer is read."""
+    """What requests raises for a TLS failure.
+
+    In the handshake (a refused certificate, before anything is sent), or
+    while the answer is read.
+    """
     cause = ssl.SSLCertVerificationError(
         1, 'certificate verify failed') if verify else ssl.SSLError(
         1, 'decryption failed or bad record mac')
@@ -201,10 +206,16 @@ class FakeImageService(adapters.BaseAdapter):
     def send(self, request, **kwargs):
         with self._lock:
             number = len(self.requests)
+            ordinal = sum(1 for method, _url in self.requests
+                          if method == request.method)
             self.requests.append((request.method, request.url))
         if number == self.stop_at:
             self.deletion.stop()
-        response = self._fault(request, self.faults.get(number))
+        # A fault for this request by its number, or by its method's count
+        # (('DELETE', 1): the second DELETE, whichever request that is).
+        fault = self.faults.get(number) or self.faults.get(
+            (request.method, ordinal))
+        response = self._fault(request, fault)
         if isinstance(response, requests.Response):
             with self._lock:
                 self.bodies.append((response.status_code, response.raw))

@@ -88,7 +88,8 @@ OTHER_ARGUMENTS = UUIDS + ['', ' ', 'we', 'zzz', 'in:a,zzz']
 # Characters no line may show as they are: what cannot be seen, or looks
 # like a space (an independent list, not answers.printable's).
 INVISIBLE = frozenset('\u115f\u1160\u3164\uffa0\u2800')
-RETRY_AFTERS = [None, '0', '1', '61', '-5', '9' * 400, 'soon', '1.5',
+RETRY_AFTERS = [None, '0', '1', '61', '-5', '9' * 400, '9' * 400, 'soon',
+                '1.5',
                 'Thu, 01 Jan 1970 00:00:00 GMT', '\u0663']
 
 
@@ -128,9 +129,15 @@ def image_docs(draw):
     return docs
 
 
+# The fault kinds, errors answered with a status and lost answers drawn
+# more often: most bugs take one of them.
+FAULT_KINDS = sorted(fake_service.FAULTS) + ['status'] * 4 + [
+    'acted_status', 'drop_after', 'timeout_after', 'hang']
+
+
 @st.composite
 def faults(draw):
-    kind = draw(st.sampled_from(sorted(fake_service.FAULTS)))
+    kind = draw(st.sampled_from(FAULT_KINDS))
     if kind == 'status':
         return (kind, draw(st.sampled_from([429, 502, 503, 504])),
                 draw(st.sampled_from(RETRY_AFTERS)))
@@ -147,6 +154,30 @@ def faults(draw):
 
 
 @st.composite
+def fault_plans(draw):
+    """Faults by request: a few anywhere, and a burst on successive tries.
+
+    Keys are request numbers or ('DELETE', n), the n-th DELETE. A burst
+    meets one request and its retries (a lost answer, then a 404 or
+    another error), where most bugs are.
+    """
+    plan = draw(st.dictionaries(
+        st.one_of(st.integers(0, 7), st.integers(0, 40),
+                  st.tuples(st.just('DELETE'), st.integers(0, 3))),
+        faults(), max_size=3))
+    if draw(st.booleans()):
+        burst = draw(st.lists(faults(), min_size=1, max_size=3))
+        if draw(st.booleans()):
+            first = draw(st.integers(0, 2))
+            keys = [('DELETE', first + i) for i in range(len(burst))]
+        else:
+            first = draw(st.integers(0, 7))
+            keys = [first + i for i in range(len(burst))]
+        plan.update(zip(keys, burst))
+    return plan
+
+
+@st.composite
 def scenarios(draw):
     docs = draw(image_docs())
     # Mostly what names the images (an ID in either case, a name, or an
@@ -156,8 +187,8 @@ def scenarios(draw):
         [d['name']] for d in docs] + [[d['name'], d['id']] for d in docs] * 2
     picks = draw(st.lists(
         st.one_of(st.sampled_from(forms),
-                  st.sampled_from(OTHER_ARGUMENTS + NAMES).map(
-                      lambda arg: [arg])),
+                  st.sampled_from(OTHER_ARGUMENTS).map(lambda arg: [arg]),
+                  st.sampled_from(NAMES).map(lambda arg: [arg])),
         min_size=1, max_size=4))
     arguments = [arg for pick in picks for arg in pick][:6]
     admin, roles_known = draw(st.sampled_from(
@@ -176,9 +207,7 @@ def scenarios(draw):
         'page_size': draw(st.integers(1, 4)),
         'malformed': malformed,
         # Faults on the first requests mostly, but on any request.
-        'faults': draw(st.dictionaries(
-            st.one_of(st.integers(0, 7), st.integers(0, 40)), faults(),
-            max_size=5)),
+        'faults': draw(fault_plans()),
         'pagination': draw(st.sampled_from(
             fake_service.PAGINATION + (None,) * 5)),
         'debug': draw(st.integers(0, 5)) == 0,
@@ -186,7 +215,8 @@ def scenarios(draw):
         # The token's roles, and whether the command is told them.
         'admin': admin,
         'ids_without_case': draw(st.booleans()),
-        'delete_backup': draw(st.sampled_from([None, None, True, False])),
+        'delete_backup': draw(st.sampled_from(
+            [None, None, None, True, False])),
         'dry_run': draw(st.integers(0, 2)) == 0,
         'workers': draw(st.sampled_from([1, 1, 3])),
         'retries': draw(st.sampled_from([None, 0, 1, 2])),
@@ -271,8 +301,10 @@ def id_matches(scenario, arg, image_id):
 
 
 def names(scenario, arg, doc):
-    """Whether ``arg`` names ``doc``: its ID as the service compares it, or
-    its exact name."""
+    """Whether ``arg`` names ``doc``.
+
+    By its ID as the service compares IDs, or by its exact name.
+    """
     return id_matches(scenario, arg, doc['id']) or doc['name'] == arg
 
 
