@@ -355,9 +355,17 @@ def check(scenario, service, jobs, ims, ended, raised):
     for image_id in deleted - named_ids:
         problem('deleted image %s, which no argument named', image_id)
     # As core OSC finds them: an ID match wins; a name two images have
-    # names none.
-    found = {names_uniquely(scenario, a, docs)['id'].lower() for a in args
-             if names_uniquely(scenario, a, docs)}
+    # names none, unless the others of that name were deleted first by
+    # this run (as core OSC, deleting one argument after the other, would).
+    found = set()
+    while True:
+        left = [d for d in docs if d['id'].lower() not in found & deleted]
+        more = {names_uniquely(scenario, a, view)['id'].lower()
+                for a in args for view in (docs, left)
+                if names_uniquely(scenario, a, view)}
+        if more <= found:
+            break
+        found |= more
     for image_id in deleted - found:
         problem('deleted image %s, which no argument names as core OSC '
                 'finds images', image_id)
@@ -490,12 +498,12 @@ def check_job(scenario, job, deleted, backups, problem):
             [d for d in docs if d['name'] == job.arg]) < 2:
         problem('%r reported ambiguous, but fewer than two images have '
                 'that name', job.arg)
-    # A name two images have names neither (unless an image of that name
-    # was deleted first in the run, as core OSC would, by its own ID).
+    # A dry run's verdict on a name two images have: it names neither.
+    # (A run's deletes are checked in check(): one may make a name unique.)
     same_name = [d['id'].lower() for d in docs if d['name'] == job.arg]
     if named is None and len(same_name) > 1 and job.kind in (
-            outcomes.DELETED, outcomes.WOULD_DELETE,
-            outcomes.WOULD_REFUSE) and resolved in same_name and not any(
+            outcomes.WOULD_DELETE, outcomes.WOULD_REFUSE) and (
+            resolved in same_name) and not any(
                 id_matches(scenario, arg, resolved)
                 for arg in scenario['arguments']):
         problem('%r, the name of %d images, reported %s', job.arg,
