@@ -70,7 +70,7 @@ CASES = {
         [image(U, 'u'), image(V, 'v')], [U, V],
         {'faults': {0: ('body', 'nested-text', 500, False)}}, {}),
     'nested-json': (
-        'image delete <U>: 500, 200,000 "[" as application/json',
+        'image delete <U>: 500, 60,000 "[" as application/json',
         [image(U, 'u')], [U],
         {'faults': {0: ('body', 'nested-json', 500, False)}}, {}),
     'angles': (

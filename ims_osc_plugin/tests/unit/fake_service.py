@@ -31,7 +31,7 @@ would to a cloud. What it does wrong is chosen by the test:
   or failing TLS before or after the service acted, or while the body is
   read; a redirect, 401, 409, 410, a 2xx other than 204 (a proxy's login
   page, a 202 for a delete it does); error bodies that are hostile (JSON
-  nested 200,000 deep, a megabyte, a run of ``<``, invalid UTF-8); a task
+  nested 60,000 and 200,000 deep, 2 MB, a run of ``<``, invalid UTF-8); a task
   crash; or a hang during which the run is abandoned;
 - its listing's ``next`` link can repeat, point to another host or path,
   or drop the name filter (``pagination``);
@@ -66,6 +66,7 @@ FAULTS = {
     'tls_after': True,      # the service acted; TLS fails reading the answer
     'body_drop': True,      # the service acted; the body's read fails
     'crash': False,         # something no task expects (see Crash)
+    'stop': False,          # a first Ctrl-C as it is sent; then answered
     'refused': False,       # nothing listened: never sent
     'drop_before': False,   # connection dropped before the service acted
     'drop_after': True,     # the service acted, then the answer was lost
@@ -93,7 +94,7 @@ ANSWERS = {
 }
 # Error bodies a broken proxy can send: (content type, body).
 BODIES = {
-    'nested-json': ('application/json', b'[' * 200000),
+    'nested-json': ('application/json', b'[' * 60000),
     'nested-text': ('text/plain', b'[' * 200000),
     'huge': ('text/html', b'<p>' + b'x' * (2 * 1024 * 1024)),
     'angles': ('text/html', b'<' * 200000),
@@ -252,6 +253,8 @@ class FakeImageService(adapters.BaseAdapter):
             raise _tls_error(verify=True)
         if kind == 'crash':
             raise Crash()
+        if kind == 'stop':
+            self.deletion.stop()
         if kind == 'refused':
             raise fakes.refused_connection()
         if kind == 'drop_before':

@@ -132,7 +132,8 @@ def image_docs(draw):
 # The fault kinds, errors answered with a status and lost answers drawn
 # more often: most bugs take one of them.
 FAULT_KINDS = sorted(fake_service.FAULTS) + ['status'] * 4 + [
-    'acted_status', 'drop_after', 'timeout_after', 'hang']
+    'acted_status', 'acted_status', 'drop_after', 'timeout_after', 'hang',
+    'body', 'body', 'stop']
 
 
 @st.composite
@@ -147,7 +148,7 @@ def faults(draw):
     if kind == 'answer':
         return (kind, draw(st.sampled_from(sorted(fake_service.ANSWERS))))
     if kind == 'body':
-        status = draw(st.sampled_from([400, 404, 500, 502, 504]))
+        status = draw(st.sampled_from([400, 404, 500, 502, 502, 504]))
         return (kind, draw(st.sampled_from(sorted(fake_service.BODIES))),
                 status, status in (502, 504) and draw(st.booleans()))
     return (kind,)
@@ -166,7 +167,11 @@ def fault_plans(draw):
                   st.tuples(st.just('DELETE'), st.integers(0, 3))),
         faults(), max_size=3))
     if draw(st.booleans()):
-        burst = draw(st.lists(faults(), min_size=1, max_size=3))
+        # A retry meets another fault, a status, or a first Ctrl-C.
+        retried = st.one_of(
+            faults(), st.just(('stop',)),
+            st.sampled_from([429, 503]).map(lambda c: ('status', c, None)))
+        burst = [draw(faults())] + draw(st.lists(retried, max_size=2))
         if draw(st.booleans()):
             first = draw(st.integers(0, 2))
             keys = [('DELETE', first + i) for i in range(len(burst))]
@@ -186,7 +191,7 @@ def scenarios(draw):
         [mixed_case(d['id'])] for d in docs] + [
         [d['name']] for d in docs] + [[d['name'], d['id']] for d in docs] * 2
     picks = draw(st.lists(
-        st.one_of(st.sampled_from(forms),
+        st.one_of(st.sampled_from(forms), st.sampled_from(forms),
                   st.sampled_from(OTHER_ARGUMENTS).map(lambda arg: [arg]),
                   st.sampled_from(NAMES).map(lambda arg: [arg])),
         min_size=1, max_size=4))
@@ -219,7 +224,7 @@ def scenarios(draw):
             [None, None, None, True, False])),
         'dry_run': draw(st.integers(0, 2)) == 0,
         'workers': draw(st.sampled_from([1, 1, 3])),
-        'retries': draw(st.sampled_from([None, 0, 1, 2])),
+        'retries': draw(st.sampled_from([None, 0, 1, 1, 2])),
         'roles_known': roles_known,
     }
 
