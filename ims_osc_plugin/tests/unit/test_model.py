@@ -148,7 +148,9 @@ def faults(draw):
     if kind == 'answer':
         return (kind, draw(st.sampled_from(sorted(fake_service.ANSWERS))))
     if kind == 'body':
-        status = draw(st.sampled_from([400, 404, 500, 502, 502, 504]))
+        # (Not 404: a 404 for an image that exists would make "not found"
+        # a lie no client can see through.)
+        status = draw(st.sampled_from([400, 500, 502, 502, 504]))
         return (kind, draw(st.sampled_from(sorted(fake_service.BODIES))),
                 status, status in (502, 504) and draw(st.booleans()))
     return (kind,)
@@ -162,21 +164,23 @@ def fault_plans(draw):
     meets one request and its retries (a lost answer, then a 404 or
     another error), where most bugs are.
     """
+    if draw(st.integers(0, 3)) == 0:
+        return {}
     plan = draw(st.dictionaries(
-        st.one_of(st.integers(0, 7), st.integers(0, 40),
+        st.one_of(st.integers(0, 7), st.integers(0, 7), st.integers(0, 40),
                   st.tuples(st.just('DELETE'), st.integers(0, 3))),
         faults(), max_size=3))
-    if draw(st.booleans()):
+    if draw(st.integers(0, 2)) > 0:
         # A retry meets another fault, a status, or a first Ctrl-C.
         retried = st.one_of(
             faults(), st.just(('stop',)),
             st.sampled_from([429, 503]).map(lambda c: ('status', c, None)))
         burst = [draw(faults())] + draw(st.lists(retried, max_size=2))
         if draw(st.booleans()):
-            first = draw(st.integers(0, 2))
+            first = draw(st.integers(0, 1))
             keys = [('DELETE', first + i) for i in range(len(burst))]
         else:
-            first = draw(st.integers(0, 7))
+            first = draw(st.integers(0, 3))
             keys = [first + i for i in range(len(burst))]
         plan.update(zip(keys, burst))
     return plan
@@ -222,7 +226,7 @@ def scenarios(draw):
         'ids_without_case': draw(st.booleans()),
         'delete_backup': draw(st.sampled_from(
             [None, None, None, True, False])),
-        'dry_run': draw(st.integers(0, 2)) == 0,
+        'dry_run': draw(st.integers(0, 3)) == 0,
         'workers': draw(st.sampled_from([1, 1, 3])),
         'retries': draw(st.sampled_from([None, 0, 1, 1, 2])),
         'roles_known': roles_known,
@@ -431,7 +435,7 @@ def check(scenario, service, jobs, ims, ended, raised):
     clean = not (scenario['faults'] or scenario['malformed'] or
                  scenario['pagination'] or scenario['stop_at'] is not None)
     if clean and ended and not raised:
-        check_clean(scenario, jobs, problem)
+        check_clean(scenario, jobs, deleted, problem)
     for image_id in deleted:
         reporters = [j for j in jobs if j.image_id and
                      images.same_id(j.image_id, image_id)]
@@ -443,11 +447,23 @@ def check(scenario, service, jobs, ims, ended, raised):
     return problems
 
 
-def check_clean(scenario, jobs, problem):
-    """Without faults: each argument gets what core OSC would do."""
+def check_clean(scenario, jobs, deleted, problem):
+    """Without faults: each argument gets what core OSC would do.
+
+    But for the case the troubleshooting page explains: a UUID-shaped name
+    of an image another argument deleted by its ID, without a lookup, may
+    be "not found" (or name several hidden images then).
+    """
     docs = scenario['docs']
     for job in jobs:
         named = names_uniquely(scenario, job.arg, docs)
+        if named is not None and images.is_image_id(job.arg) and not (
+                id_matches(scenario, job.arg, named['id'])) and (
+                named['id'].lower() in deleted) and isinstance(
+                    job.error, (client.ImageNotFound, client.AmbiguousImage)):
+            # Its lookup came after that delete: what it found of the
+            # name then is reported.
+            continue
         if named is None:
             if images.is_image_id(job.arg) and not any(
                     names(scenario, job.arg, d) for d in docs) and (
