@@ -95,7 +95,8 @@ ANSWERS = {
 # Error bodies a broken proxy can send: (content type, body).
 BODIES = {
     'nested-json': ('application/json', b'[' * 60000),
-    'nested-text': ('text/plain', b'[' * 200000),
+    'nested-text': ('text/plain', b'[' * 60000),
+    'nested-huge': ('text/plain', b'[' * 200000),
     'huge': ('text/html', b'<p>' + b'x' * (2 * 1024 * 1024)),
     'angles': ('text/html', b'<' * 200000),
     'invalid-utf8': ('application/json', b'{"message": "\xff\xfe\xc3"}'),
@@ -143,7 +144,8 @@ def _answer(request, status, body=None, headers=None, reason=None,
     response.headers = structures.CaseInsensitiveDict(headers or {})
     if raw is None:
         if body is not None:
-            raw = json.dumps(body).encode('utf-8')
+            # Names as they are, bidi and zero-width characters included.
+            raw = json.dumps(body, ensure_ascii=False).encode('utf-8')
             content_type = 'application/json'
         else:
             raw = b''
@@ -231,7 +233,8 @@ class FakeImageService(adapters.BaseAdapter):
             if kind == 'acted_status':
                 with self._lock:
                     self._serve(request)
-            # The reason phrase and the message are the server's text.
+            # The reason phrase, headers and message are the server's text.
+            headers['X-Openstack-Request-Id'] = 'req-\x1b[2J\u202e'
             return _answer(request, status, {'message': 'fault\x1b[31m'},
                            headers, reason='Slow\x1b]0;title\x07')
         if kind == 'answer':
