@@ -137,7 +137,7 @@ def image_docs(draw):
 # more often: most bugs take one of them.
 FAULT_KINDS = sorted(fake_service.FAULTS) + ['status'] * 4 + [
     'acted_status', 'acted_status', 'drop_after', 'timeout_after', 'hang',
-    'body', 'body', 'stop', 'crash', 'tls_after']
+    'body', 'body', 'stop', 'crash', 'tls_after', 'answer', 'answer']
 
 
 @st.composite
@@ -213,7 +213,7 @@ def scenarios(draw):
             malformed[doc['id']] = draw(st.sampled_from(
                 ['int id', 'no id', 'int name', 'not an object',
                  'string protected']))
-    return {
+    scenario = {
         'docs': docs,
         'arguments': arguments,
         'name_filter': draw(st.sampled_from(
@@ -236,6 +236,35 @@ def scenarios(draw):
         'retries': draw(st.sampled_from([None, 0, 1, 1, 2])),
         'roles_known': roles_known,
     }
+    if draw(st.integers(0, 3)) == 0:
+        # The path most of issue 21's bugs were on: an image's ID, without
+        # options, deleted without a lookup, and its DELETE meets a fault
+        # (often one after which the service acted), then its retries more.
+        scenario.update(
+            arguments=[docs[0]['id']] + arguments[:3], delete_backup=None,
+            dry_run=False, stop_at=None)
+        retried = st.one_of(faults(), st.just(('stop',)))
+        burst = [draw(st.one_of(acting_faults(), faults()))] + draw(
+            st.lists(retried, max_size=2))
+        scenario['faults'].update(
+            (('DELETE', i), fault) for i, fault in enumerate(burst))
+    return scenario
+
+
+def acting_faults():
+    """Faults after which the service may have acted, or that end a task."""
+    return st.one_of(
+        st.tuples(st.just('acted_status'), st.sampled_from([502, 504]),
+                  st.sampled_from(RETRY_AFTERS[:3])),
+        st.sampled_from([('drop_after',), ('timeout_after',),
+                         ('tls_after',), ('body_drop',), ('crash',),
+                         ('hang',), ('answer', '200-login'),
+                         ('answer', '202-accepted')]),
+        st.tuples(st.just('body'), st.sampled_from(sorted(
+            fake_service.BODIES)), st.sampled_from([502, 504]),
+            st.just(True)),
+        st.tuples(st.just('status'), st.sampled_from([429, 503]),
+                  st.sampled_from(RETRY_AFTERS)))
 
 
 def run_scenario(scenario):
