@@ -114,7 +114,9 @@ def image_docs(draw):
                         max_size=5, unique=True))
     docs = []
     for image_id in ids:
-        doc = fakes.image(draw(st.one_of(st.sampled_from(NAMES),
+        # The first names often, so that names collide.
+        doc = fakes.image(draw(st.one_of(st.sampled_from(NAMES[:3]),
+                                         st.sampled_from(NAMES),
                                          st.sampled_from(UUID_NAMES))))
         doc['id'] = image_id
         if draw(st.booleans()):
@@ -168,7 +170,7 @@ def fault_plans(draw):
     meets one request and its retries (a lost answer, then a 404 or
     another error), where most bugs are.
     """
-    if draw(st.integers(0, 2)) == 0:
+    if draw(st.booleans()):
         return {}
     plan = draw(st.dictionaries(
         st.one_of(st.integers(0, 7), st.integers(0, 7), st.integers(0, 40),
@@ -247,6 +249,8 @@ def scenarios(draw):
         retried = st.one_of(faults(), st.just(('stop',)))
         burst = [draw(st.one_of(acting_faults(), faults()))] + draw(
             st.lists(retried, max_size=2))
+        if draw(st.integers(0, 2)) == 0:
+            burst = []
         scenario['faults'].update(
             (('DELETE', i), fault) for i, fault in enumerate(burst))
     return scenario
@@ -259,11 +263,12 @@ def acting_faults():
                   st.sampled_from(RETRY_AFTERS[:3])),
         st.sampled_from([('drop_after',), ('timeout_after',),
                          ('tls_after',), ('body_drop',), ('crash',),
-                         ('hang',), ('answer', '200-login'),
-                         ('answer', '202-accepted')]),
-        st.tuples(st.just('body'), st.sampled_from(sorted(
-            fake_service.BODIES)), st.sampled_from([502, 504]),
-            st.just(True)),
+                         ('hang',)]),
+        st.sampled_from([('answer', '200-login'), ('answer', '202-accepted'),
+                         ('answer', '302')]),
+        st.tuples(st.just('body'), st.sampled_from(
+            ['nested-json', 'nested-text', 'angles', 'huge']),
+            st.sampled_from([502, 504]), st.just(True)),
         st.tuples(st.just('status'), st.sampled_from([429, 503]),
                   st.sampled_from(RETRY_AFTERS)))
 
