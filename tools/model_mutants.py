@@ -197,8 +197,9 @@ hypothesis.settings.register_profile(
 hypothesis.settings.load_profile('find')
 from ims_osc_plugin.tests.unit import test_model
 test_model.RUN_TIMEOUT = 3
-seen = {'scenarios': 0, 'first': None}
+seen = {'scenarios': 0, 'first': None, 'found': 0}
 check = test_model.check
+RATE = sys.argv[2] == 'rate'
 def counting_check(*args):
     seen['scenarios'] += 1
     try:
@@ -208,17 +209,22 @@ def counting_check(*args):
         problems = ['raised %s: %s' % (type(e).__name__, e)]
         if seen['first'] is None:
             seen['first'] = [seen['scenarios'], problems[0]]
+        seen['found'] += 1
+        if RATE:
+            return []
         raise
     if problems and seen['first'] is None:
         seen['first'] = [seen['scenarios'], problems[0]]
-    return problems
+    seen['found'] += bool(problems)
+    # --rate: go on through every scenario, counting those that find it.
+    return [] if RATE else problems
 test_model.check = counting_check
 test_model.TestModel('test_what_must_hold').run(unittest.TestResult())
 print(json.dumps(seen))
 '''
 
 
-def run(name, examples):
+def run(name, examples, rate=False):
     path, code, bug = MUTANTS.get(name, BASELINE)
     with tempfile.TemporaryDirectory(prefix='ims-mutant-') as copy:
         shutil.copytree(os.path.join(TOP, 'ims_osc_plugin'),
@@ -232,7 +238,8 @@ def run(name, examples):
         with open(target, 'w') as f:
             f.write(text.replace(code, bug))
         env = dict(os.environ, IMS_MODEL_EXAMPLES=str(examples))
-        done = subprocess.run([sys.executable, '-c', RUNNER, copy], env=env,
+        done = subprocess.run([sys.executable, '-c', RUNNER, copy,
+                               'rate' if rate else 'first'], env=env,
                               capture_output=True, text=True, check=False)
         lines = done.stdout.strip().splitlines()
         if not lines:
@@ -243,6 +250,9 @@ def run(name, examples):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--examples', type=int, default=1000)
+    parser.add_argument('--rate', action='store_true',
+                        help='run every scenario and count those that find '
+                        'each mutant (slower)')
     parser.add_argument('mutants', nargs='*',
                         choices=[[]] + ['baseline'] + list(MUTANTS),
                         metavar='MUTANT',
@@ -250,7 +260,7 @@ def main():
     args = parser.parse_args()
     bad = 0
     for name in args.mutants or MUTANTS:
-        seen = run(name, args.examples)
+        seen = run(name, args.examples, args.rate)
         if seen is None:
             print('%-30s STALE: its code is not in %s' % (name,
                                                           MUTANTS[name][0]))
@@ -263,6 +273,9 @@ def main():
             print('%-30s FAILS at scenario %4d: %s' % (
                 name, seen['first'][0], seen['first'][1][:100]))
             bad += 1
+        elif args.rate:
+            print('%-32s found by %4d of %d scenarios, first at %d' % (
+                name, seen['found'], seen['scenarios'], seen['first'][0]))
         else:
             print('%-30s found at scenario %4d: %s' % (
                 name, seen['first'][0], seen['first'][1][:100]))
