@@ -240,11 +240,14 @@ def scenarios(draw):
         'roles_known': roles_known,
     }
     if draw(st.integers(0, 3)) == 0:
-        # The path most of issue 21's bugs were on: an image's ID, without
-        # options, deleted without a lookup, and its DELETE meets a fault
-        # (often one after which the service acted), then its retries more.
+        # The path most of issue 21's bugs were on: an ID (an image's, or a
+        # UUID no image has), without options, deleted without a lookup,
+        # and its DELETE meets a fault (often one after which the service
+        # acted), then its retries more.
+        first = draw(st.sampled_from([docs[0]['id'], docs[0]['id']] +
+                                     UUIDS[5:]))
         scenario.update(
-            arguments=[docs[0]['id']] + arguments[:3], delete_backup=None,
+            arguments=[first] + arguments[:3], delete_backup=None,
             dry_run=False, stop_at=None)
         retried = st.one_of(faults(), st.just(('stop',)))
         burst = [draw(st.one_of(acting_faults(), faults()))] + draw(
