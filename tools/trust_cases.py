@@ -68,7 +68,7 @@ CASES = {
     'nested-json-text': (
         'image delete <U> <V>: U answered 500, 200,000 "[" as text/plain',
         [image(U, 'u'), image(V, 'v')], [U, V],
-        {'faults': {0: ('body', 'nested-text', 500, False)}}, {}),
+        {'faults': {0: ('body', 'nested-huge', 500, False)}}, {}),
     'nested-json': (
         'image delete <U>: 500, 60,000 "[" as application/json',
         [image(U, 'u')], [U],
