@@ -626,7 +626,8 @@ class TestHostileLookups(TestBase):
             {'json': {'images': []}}])
         self.assertRaises(client.ImageNotFound, self.ims.find_image, 'x')
         second = self.requests.request_history[1]
-        self.assertEqual(fakes.IMAGE_URL_V2 + '/images?marker=m',
+        # Only the link's query is used, and the name filter stays.
+        self.assertEqual(fakes.IMAGE_URL_V2 + '/images?marker=m&name=x',
                          second.url)
 
     def test_a_repeating_next_link_ends_the_lookup(self):
