@@ -20,52 +20,107 @@ before it reaches a terminal.
 import datetime
 import email.utils
 import http
+import json
 import re
 import time
 
-from keystoneauth1 import exceptions as ks_exceptions
-
 _MAX_SHOWN = 200
+# What marks a cut: no escape produces a backslash followed by a dot.
+CUT = '\\...'
+# The most of an answer's body that is read and parsed: an error page or a
+# document of any size and shape can come from a proxy.
+MAX_BODY = 64 * 1024
+# JSON nested deeper than this is not parsed (json's parser recurses).
+_MAX_DEPTH = 64
+
+# Characters that take no room or look like a space, yet are letters or
+# symbols to unicodedata: Unicode's default ignorable code points outside
+# the categories escaped below, and the blank Braille pattern.
+_INVISIBLE = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0] +
+    list(range(0x180B, 0x1810)) + list(range(0xFE00, 0xFE10)) +
+    list(range(0xE0100, 0xE01F0)))
+
+
+def _shown(char):
+    """``char`` as printed: itself, or its Python escape.
+
+    ``str.isprintable`` is false for control, format, surrogate, private
+    use and unassigned characters, line and paragraph separators and every
+    space but ' '.
+    """
+    if char == '\\':
+        return '\\\\'
+    if char.isprintable() and ord(char) not in _INVISIBLE:
+        return char
+    return char.encode('unicode_escape').decode('ascii')
 
 
 def printable(text, limit=_MAX_SHOWN):
-    """``text`` made safe for one terminal line.
+    """``text`` made safe and exact for one terminal line.
 
-    Control characters are escaped; what is past ``limit`` characters is
-    cut. Everything the service or the user wrote goes through this before it
+    Everything the service or the user wrote goes through this before it
     is printed or logged: an image name holding an escape sequence must not
-    drive the terminal.
+    drive the terminal, and one holding U+202E must not print like one
+    holding the six characters ``\\u202e``. So the result is injective: a
+    backslash is escaped (``\\\\``), as is every character that is not
+    visible (control, format, private use, unassigned, surrogates, line and
+    paragraph separators, spaces other than ' ', fillers such as U+3164),
+    as ``\\xNN``, ``\\uNNNN`` or ``\\UNNNNNNNN``. If the escaped text is
+    longer than ``limit`` characters (``None``: no limit), it is cut
+    between two escapes and :data:`CUT` (a backslash and three dots, which
+    no escape produces) ends it.
     """
-    shown = ''.join(
-        c if c.isprintable() else c.encode('unicode_escape').decode('ascii')
-        for c in text[:limit + 1])
-    if len(shown) > limit:
-        shown = shown[:limit] + '...'
-    return shown
+    if text is None:
+        text = ''
+    pieces = []
+    size = 0
+    for char in text:
+        piece = _shown(char)
+        if limit is not None and size + len(piece) > limit:
+            pieces.append(CUT)
+            break
+        pieces.append(piece)
+        size += len(piece)
+    return ''.join(pieces)
+
+
+def _causes(error):
+    """``error`` and what it was raised from or wraps, breadth first."""
+    seen, todo = set(), [error]
+    while todo and len(seen) < 32:
+        item = todo.pop(0)
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        yield item
+        todo.extend([item.__cause__, item.__context__,
+                     getattr(item, 'reason', None)] + list(item.args[:2]))
 
 
 def never_connected(error):
     """Whether a keystoneauth connection error certainly sent nothing.
 
-    keystoneauth raises ConnectTimeout for connect and read timeouts alike
-    and ConnectFailure for refused and dropped connections, so look at the
-    requests/urllib3 error it was raised from: only a failure to open the
-    connection proves the request was never sent.
+    keystoneauth raises ConnectTimeout for connect and read timeouts alike,
+    ConnectFailure for refused and dropped connections, and SSLError for a
+    failed handshake and a TLS error while the answer is read alike, so
+    look at the requests/urllib3/ssl errors it was raised from: only a
+    failure to open the connection (or to verify the server's certificate,
+    which happens before anything is sent) proves the request was never
+    sent.
     """
     # Imported here: needed only after a failure, and kept off start-up.
+    import ssl
+
     import requests
     from urllib3 import exceptions as urllib3_exceptions
 
-    if isinstance(error, ks_exceptions.SSLError):
-        return True
-    cause = error.__cause__ or error.__context__
-    if isinstance(cause, requests.exceptions.ConnectTimeout):
-        return True
-    if isinstance(cause, requests.exceptions.ConnectionError):
-        reason = cause.args[0] if cause.args else None
-        reason = getattr(reason, 'reason', reason)
-        return isinstance(reason, (urllib3_exceptions.NewConnectionError,
-                                   urllib3_exceptions.ConnectTimeoutError))
+    for cause in _causes(error):
+        if isinstance(cause, (requests.exceptions.ConnectTimeout,
+                              urllib3_exceptions.NewConnectionError,
+                              urllib3_exceptions.ConnectTimeoutError,
+                              ssl.SSLCertVerificationError)):
+            return True
     return False
 
 
@@ -108,20 +163,118 @@ def status_line(status, response=None):
     return ('%s %s' % (status, printable(phrase, 60))).strip()
 
 
+# What counts for JSON's nesting: brackets, and quotes and backslashes
+# (to skip strings).
+_JSON_TOKEN = re.compile(r'["\\\[\]{}]')
+
+
+def _json_depth_ok(text):
+    """Whether JSON ``text`` nests at most :data:`_MAX_DEPTH` deep.
+
+    One linear pass over its brackets and quotes, strings skipped: json's
+    parser recurses, and a body of 200,000 ``[`` would raise
+    RecursionError.
+    """
+    depth = 0
+    in_string = False
+    escaped_at = -1
+    for token in _JSON_TOKEN.finditer(text):
+        at, char = token.start(), token.group()
+        if at == escaped_at:
+            continue
+        if in_string:
+            if char == '\\':
+                escaped_at = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in '[{':
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return False
+        elif char in ']}':
+            depth -= 1
+    return True
+
+
+def body_text(response, limit=MAX_BODY):
+    """The first ``limit`` bytes of an answer's body, as text.
+
+    Bytes that are not in its encoding (UTF-8 if it names none or an
+    unknown one) become U+FFFD.
+    """
+    content = getattr(response, 'content', None) or b''
+    if not isinstance(content, bytes):
+        return ''
+    encoding = getattr(response, 'encoding', None)
+    if not isinstance(encoding, str):
+        encoding = 'utf-8'
+    try:
+        return content[:limit].decode(encoding, 'replace')
+    except LookupError:
+        return content[:limit].decode('utf-8', 'replace')
+
+
+def body_json(response, limit=MAX_BODY):
+    """The answer's body as JSON, or ``None`` if it is not (safely) JSON.
+
+    Never raises: a body longer than ``limit`` bytes, nested too deep or
+    not JSON is ``None``.
+    """
+    content = getattr(response, 'content', None) or b''
+    if not isinstance(content, bytes) or len(content) > limit:
+        return None
+    text = body_text(response, limit)
+    if not _json_depth_ok(text):
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+# Where remember_message keeps what it read on the response.
+_MESSAGE = 'ims_server_message'
+# A tag: no '<' inside, so that each '<' is scanned past once (with
+# r'<[^>]*>' a run of '<' without '>' takes quadratic time).
+_TAG = re.compile(r'<[^<>]*>')
+
+
 def server_message(response):
     """The human text an error reply carries, on one line, or ``None``.
 
     Glance and IMS send ``{"message", "code", "title"}`` or
     ``{"error": {"code", "message"}}``, sometimes an HTML or plain page.
-    The text is the server's: escape it before printing it.
+    The text is the server's: escape it before printing it. Only the first
+    :data:`MAX_BODY` bytes are read, in time linear in them; it never
+    raises. The client reads it in the worker that got the answer
+    (:func:`remember_message`); later calls return what was read then.
     """
     if response is None:
         return None
-    text = None
+    known = getattr(response, '__dict__', {})
+    if _MESSAGE in known:
+        return known[_MESSAGE]
     try:
-        body = response.json()
-    except ValueError:
-        body = None
+        return _server_message(response)
+    except Exception:  # noqa: B902 - the service's text never sinks a run
+        return None
+
+
+def remember_message(response):
+    """Read the answer's message now, in this thread, and keep it."""
+    message = server_message(response)
+    try:
+        setattr(response, _MESSAGE, message)
+    except AttributeError:
+        pass
+    return message
+
+
+def _server_message(response):
+    text = None
+    body = body_json(response)
     if isinstance(body, dict):
         error = body.get('error')
         if isinstance(error, dict):
@@ -134,10 +287,10 @@ def server_message(response):
         if not text and isinstance(errors, list) and errors and isinstance(
                 errors[0], dict):
             text = errors[0].get('detail') or errors[0].get('title')
-    elif body is None and response.text:
+    elif body is None:
         # webob pages: "<html>...<h1>403 Forbidden</h1>...</html>" or
         # "403 Forbidden\n\nYou are not authorized ...".
-        text = re.sub(r'<[^>]*>', ' ', response.text)
+        text = _TAG.sub(' ', body_text(response))
     if not isinstance(text, str):
         return None
     text = ' '.join(text.split())
@@ -148,3 +301,23 @@ def server_message(response):
         while prefix and text.startswith(prefix):
             text = text[len(prefix):].lstrip(' :-')
     return text or None
+
+
+def ims_error_code(response):
+    """The ``"IMG.xxxx"``/``"APIGW.xxxx"`` code of an error answer, or None.
+
+    From ``{"error": {"code": ...}}``, or a top-level ``"error_code"`` or
+    ``"code"`` string. Reads at most :data:`MAX_BODY` bytes; never raises.
+    """
+    try:
+        body = body_json(response)
+        if not isinstance(body, dict):
+            return None
+        error = body.get('error')
+        code = error.get('code') if isinstance(error, dict) else None
+        for value in (code, body.get('error_code'), body.get('code')):
+            if isinstance(value, str) and value:
+                return value
+    except Exception:  # noqa: B902 - never raises, as agreed
+        return None
+    return None

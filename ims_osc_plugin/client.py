@@ -28,12 +28,15 @@ timeouts, endpoint choice and redacted ``--debug`` logging all apply::
 or, with an openstacksdk connection, ``ImageClient.from_connection(conn)``.
 """
 
+import copy
 import logging
 import re
 import threading
 import urllib.parse
 
 from keystoneauth1 import exceptions as ks_exceptions
+import requests
+from urllib3 import exceptions as urllib3_exceptions
 
 from ims_osc_plugin import answers
 from ims_osc_plugin import images
@@ -51,6 +54,8 @@ MAX_RETRY_WAIT = 60.0
 _FIRST_DELAY = 0.5
 # A listing that has not ended after this many pages is not believed.
 MAX_PAGES = 1000
+# The largest document or page believed; more is not read.
+MAX_DOCUMENT = 32 * 1024 * 1024
 
 # A path segment naming an API version: v1, v2, v2.1, V2.
 _VERSION_SEGMENT = re.compile(r'\Av\d+(\.\d+)?\Z', re.IGNORECASE)
@@ -72,6 +77,28 @@ def request_id(response):
         if value:
             return value
     return None
+
+
+class _EscapeServiceText(logging.Filter):
+    """Escape a log record's text, line by line (see :data:`HTTP_LOG`)."""
+
+    def filter(self, record):
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: B902 - logging never fails the run
+            return True
+        escaped = [answers.printable(line, None) for line in text.split('\n')]
+        record.msg = '\n'.join(escaped)
+        record.args = None
+        return True
+
+
+# keystoneauth's --debug request and response logs (headers, bodies: the
+# service's text) go here, escaped as every line the command prints.
+# keystoneauth writes them unescaped, through the logger it is given; with
+# a cloud's split_loggers it uses its own loggers instead.
+HTTP_LOG = logging.getLogger(__name__ + '.http')
+HTTP_LOG.addFilter(_EscapeServiceText())
 
 
 class ImsError(Exception):
@@ -208,8 +235,50 @@ def _segment(text):
     encoded ("stores/%2E%2E/x" is sent as "x"), so those are refused.
     """
     if text.strip('.') == '':
-        raise ImsError('%r cannot be part of a URL path' % text)
+        raise ImsError("'%s' cannot be part of a URL path"
+                       % answers.printable(text))
     return urllib.parse.quote(text, safe='')
+
+
+def _read_body(response, limit):
+    """Read at most ``limit`` + 1 bytes of a streamed answer's body.
+
+    The rest is not read (the connection is closed instead); what was read
+    becomes ``response.content``. A body already read is cut the same way.
+    """
+    if not isinstance(response, requests.Response):
+        return
+    if response._content is False:
+        chunks, size = [], 0
+        try:
+            for chunk in response.iter_content(64 * 1024):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > limit:
+                    break
+        finally:
+            response.close()
+        response._content = b''.join(chunks)
+        response._content_consumed = True
+    if len(response._content or b'') > limit + 1:
+        response._content = response._content[:limit + 1]
+
+
+def _http_error(response, method, url):
+    """keystoneauth's HttpError for an error answer; never raises.
+
+    keystoneauth parses a JSON body with json, which recurses: a deeply
+    nested body would raise RecursionError. Such a body is not given to it.
+    """
+    if answers.body_json(response) is None:
+        response_copy = copy.copy(response)
+        response_copy.headers = requests.structures.CaseInsensitiveDict(
+            response.headers)
+        response_copy.headers['Content-Type'] = 'application/octet-stream'
+        error = ks_exceptions.from_response(response_copy, method, url)
+        error.response = response
+        return error
+    return ks_exceptions.from_response(response, method, url)
 
 
 class ImageClient:
@@ -363,7 +432,7 @@ class ImageClient:
             return min(float(fixed), MAX_RETRY_WAIT)
         return min(_FIRST_DELAY * 2 ** count, MAX_RETRY_WAIT)
 
-    def _request(self, method, url, **kwargs):
+    def _request(self, method, url, expect=None, **kwargs):
         """Send a request, retrying as configured; raise on failure.
 
         keystoneauth can retry too, but it does not tell which tries were
@@ -372,6 +441,11 @@ class ImageClient:
         there". So the retries are counted here, with keystoneauth's backoff
         and the cloud's retry settings; every try goes through the adapter.
         Each raised error carries ``attempts``.
+
+        ``expect``: the success statuses (default: any 2xx); another 2xx
+        raises :class:`UnexpectedResponse`. An answer's body is read here,
+        in the calling thread, at most :data:`MAX_DOCUMENT` bytes of a
+        success and :data:`~ims_osc_plugin.answers.MAX_BODY` of an error.
         """
         attempts = []
         tries = {'connect': 0, 'status_code': 0}
@@ -383,19 +457,30 @@ class ImageClient:
             try:
                 response = self._adapter.request(
                     url, method, raise_exc=False, redirect=False,
-                    connect_retries=0, status_code_retries=0, logger=LOG,
-                    **kwargs)
+                    connect_retries=0, status_code_retries=0,
+                    logger=HTTP_LOG, stream=True, **kwargs)
+                status = response.status_code
+                _read_body(response, MAX_DOCUMENT if 200 <= status < 300
+                           else answers.MAX_BODY)
             except ks_exceptions.ConnectionError as e:
                 self._last.request_id = None
                 attempts.append(Attempt(None, not answers.never_connected(e)))
                 kind, wait, error = 'connect', None, e
+            except (requests.exceptions.RequestException,
+                    urllib3_exceptions.HTTPError) as e:
+                # The body could not be read: the request was sent.
+                self._last.request_id = None
+                attempts.append(Attempt(None, True))
+                kind, wait, error = 'connect', None, e
             else:
                 self._last.request_id = request_id(response)
-                status = response.status_code
                 if status < 400:
                     break
                 attempts.append(Attempt(status, status not in _NOT_ACTED_ON))
-                error = ks_exceptions.from_response(response, method, url)
+                # Read in this thread, bounded: the reporting thread only
+                # prints it.
+                answers.remember_message(response)
+                error = _http_error(response, method, url)
                 if status not in RETRIABLE_STATUS_CODES:
                     error.attempts = attempts
                     raise error
@@ -415,9 +500,12 @@ class ImageClient:
                      method, url, self._describe(error), delay, used + 1,
                      allowed)
             self._wait(delay)
-        if not 200 <= status < 300:
+        success = 200 <= status < 300
+        if not success or (expect is not None and status not in expect):
             error = UnexpectedResponse(response)
-            error.attempts = attempts + [Attempt(status, True)]
+            # A 2xx says the service took the request, not what it did; a
+            # 1xx or 3xx comes before it acts.
+            error.attempts = attempts + [Attempt(status, success)]
             raise error
         return response
 
@@ -434,10 +522,10 @@ class ImageClient:
 
     @staticmethod
     def _json(response):
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
+        if len(response.content) > MAX_DOCUMENT:
+            raise MalformedAnswer('the answer is larger than %d bytes'
+                                  % MAX_DOCUMENT)
+        body = answers.body_json(response, MAX_DOCUMENT)
         if not isinstance(body, dict):
             raise MalformedAnswer('the answer is not a JSON object')
         return body
@@ -477,9 +565,15 @@ class ImageClient:
         """
         url = self._url('images')
         params = dict(filters)
-        seen = set()
+        requested = set()
         found = []
         for _page in range(MAX_PAGES):
+            # A link back to a page already read would list it again.
+            key = tuple(sorted(params.items()))
+            if key in requested:
+                raise MalformedAnswer('the listing\'s "next" link is not '
+                                      'a new link')
+            requested.add(key)
             body = self._json(self._request('GET', url, params=params))
             page = body.get('images')
             if not isinstance(page, list):
@@ -491,12 +585,13 @@ class ImageClient:
             link = body.get('next')
             if not link or not page:
                 return found
-            if not isinstance(link, str) or link in seen:
+            if not isinstance(link, str):
                 raise MalformedAnswer('the listing\'s "next" link is not '
                                       'a new link')
-            seen.add(link)
+            # Only its query is used, and the filters asked for stay.
             params = dict(urllib.parse.parse_qsl(
                 urllib.parse.urlsplit(link).query))
+            params.update(filters)
         raise MalformedAnswer('the listing did not end within %d pages'
                               % MAX_PAGES)
 
@@ -570,4 +665,6 @@ class ImageClient:
         kwargs = {}
         if delete_backup is not None:
             kwargs['json'] = {'delete_backup': bool(delete_backup)}
-        self._request('DELETE', url, **kwargs)
+        # IMS and Glance answer a delete with 204: another 2xx (a proxy's
+        # login page, a 202) does not say the image was deleted.
+        self._request('DELETE', url, expect=(204,), **kwargs)

@@ -40,6 +40,7 @@ import time
 
 from keystoneauth1 import exceptions as ks_exceptions
 
+from ims_osc_plugin import answers
 from ims_osc_plugin import client
 from ims_osc_plugin import images
 from ims_osc_plugin import outcomes
@@ -106,14 +107,6 @@ def _block_signals():
                                {signal.SIGINT, signal.SIGTERM})
 
 
-def _key(arg):
-    """The key under which arguments name the same image without a lookup.
-
-    IDs are compared without case, as the image service matches them.
-    """
-    return arg.lower() if images.is_image_id(arg) else arg
-
-
 class _Workers:
     """Daemon threads running tasks from a queue.
 
@@ -131,8 +124,13 @@ class _Workers:
         for thread in self._threads:
             thread.start()
 
-    def submit(self, task, *args):
-        self._tasks.put((task, args))
+    def submit(self, task, job, on_error):
+        """Run ``task(job)``; if it raises, ``on_error(job, error)``.
+
+        A task must end its job with an outcome: one that raises would
+        leave the run waiting for it, and the thread would die with it.
+        """
+        self._tasks.put((task, job, on_error))
 
     def close(self):
         for _thread in self._threads:
@@ -149,8 +147,11 @@ class _Workers:
             item = self._tasks.get()
             if item is None:
                 return
-            task, args = item
-            task(*args)
+            task, job, on_error = item
+            try:
+                task(job)
+            except BaseException as e:  # noqa: B902 - anything: see submit
+                on_error(job, e)
 
 
 class Deletion:
@@ -186,12 +187,18 @@ class Deletion:
         self.jobs = [Job(i, arg) for i, arg in enumerate(arguments)]
         self._workers = None
         self._worker_count = max(1, min(workers, len(self.jobs)))
+        # Guards, and is notified on each change of, every job's outcome
+        # (kind, reason, error), image, image_id, same_as and delete_sent,
+        # and _claims. The reporting thread reads them under it; a job's
+        # delete_sent is set under it before its DELETE goes out, so that
+        # an abandoned run never calls a sent delete "not attempted".
         self._changed = threading.Condition()
-        # The job deleting each image (by lower-case ID).
+        # The job deleting each image, by the image ID in lower case (the
+        # IDs the service gives are canonical lower-case UUIDs; an argument
+        # is deleted without a lookup only if it is in lower case). A
+        # claim's owner always runs its delete to an outcome, so a job that
+        # reports another's outcome never waits forever.
         self._claims = {}
-        # Deletes by ID without a lookup that may have removed an image:
-        # its name was never learnt.
-        self._unseen_deletions = 0
         self._abandoned = False
         self.project_id = project_id
         self.may_delete_others = may_delete_others
@@ -236,7 +243,7 @@ class Deletion:
         try:
             lookups = [job for job in firsts if self._needs_lookup(job)]
             for job in lookups:
-                self._workers.submit(self._look_up, job)
+                self._workers.submit(self._look_up, job, self._crashed)
             if self._wait_until(lambda: all(j.kind is not None or j.image
                                             for j in lookups)):
                 for job in firsts:
@@ -244,7 +251,8 @@ class Deletion:
                         if job.image is None:
                             job.image_id = job.arg
                         if self._claim(job, job.image_id):
-                            self._workers.submit(self._delete_or_judge, job)
+                            self._workers.submit(self._delete_or_judge, job,
+                                                 self._crashed)
             for job in self.jobs:
                 if self._wait_until(lambda: job.origin.kind is not None):
                     self._settle(job)
@@ -280,20 +288,28 @@ class Deletion:
         return not self._abandoned or done()
 
     def _group_same_arguments(self):
-        """The first job of each argument; later repeats report its outcome."""
+        """The first job of each argument; later repeats report its outcome.
+
+        Only equal arguments are merged here: two IDs differing in case can
+        name two images (an ID and another image's name) where the service
+        compares IDs with case. Lookups merge the rest (:meth:`_claim`).
+        """
         firsts = {}
         for job in self.jobs:
-            first = firsts.setdefault(_key(job.arg), job)
+            first = firsts.setdefault(job.arg, job)
             if first is not job:
                 job.same_as = first
         return list(firsts.values())
 
     def _needs_lookup(self, job):
         # Without options, an ID's DELETE tells whether it exists: one
-        # request instead of two.
+        # request instead of two. Only for an ID in lower case, as the
+        # service writes IDs: whether another case names the same image or
+        # another image's name, only a lookup tells (see _claims).
         return (self.dry_run or self.delete_backup is not None or
                 self.store is not None or self._find is not None or
-                not images.is_image_id(job.arg))
+                not images.is_image_id(job.arg) or
+                job.arg != job.arg.lower())
 
     def _claim(self, job, image_id):
         """Make ``job`` the one deleting ``image_id``, unless one already is.
@@ -305,11 +321,13 @@ class Deletion:
             owner = self._claims.setdefault(image_id.lower(), job)
             if owner is job:
                 return True
+            # same_as never makes a cycle (each job would wait on the
+            # other): if the owner already reports this job's outcome, the
+            # two found each other's image under their own names (an
+            # inconsistent service), and this one deletes too.
             chain = owner
             while chain is not None:
                 if chain is job:
-                    # Each found the other's image under its own name (an
-                    # inconsistent service): do not wait on each other.
                     return True
                 chain = chain.same_as
             job.same_as = owner
@@ -348,7 +366,7 @@ class Deletion:
             job.error = origin.error
             job.request_id = origin.request_id
             job.finished_at = origin.finished_at
-            repeat = _key(job.arg) == _key(origin.arg)
+            repeat = job.arg == origin.arg
             job.reason = origin.reason if repeat and origin.kind in (
                 outcomes.FAILED, outcomes.UNKNOWN) else outcomes.SAME_IMAGE
 
@@ -381,6 +399,19 @@ class Deletion:
             job.request_id = self._request_id()
             self._changed.notify_all()
 
+    def _crashed(self, job, error):
+        """A task raised: its job's outcome, from what was sent."""
+        LOG.debug("Deleting '%s' failed", answers.printable(job.arg),
+                  exc_info=True)
+        with self._changed:
+            sent = job.delete_sent
+        self._finish(job, outcomes.UNKNOWN if sent else outcomes.FAILED,
+                     error=error)
+
+    def _sending(self, job):
+        with self._changed:
+            job.delete_sent = True
+
     def _delete_or_judge(self, job):
         try:
             if self.dry_run:
@@ -404,7 +435,7 @@ class Deletion:
 
     def _delete_seen(self, job):
         """Delete a looked-up image."""
-        job.delete_sent = True
+        self._sending(job)
         try:
             self.client.delete_image(job.image_id,
                                      delete_backup=self.delete_backup,
@@ -425,49 +456,58 @@ class Deletion:
 
     def _delete_unseen(self, job):
         """Delete by ID without a lookup; on 404, look for it by name."""
-        job.delete_sent = True
+        self._sending(job)
         try:
             self.client.delete_image(job.image_id)
         except ks_exceptions.NotFound as e:
-            self._fall_back_to_name(job, e)
+            if outcomes.earlier_attempt_may_have_acted(e):
+                self._judge_lost(job, e)
+            else:
+                self._fall_back_to_name(job, e)
         except Exception as e:
-            if self._fail(job, e) == outcomes.UNKNOWN:
-                self._unseen_deleted()
+            self._fail(job, e)
         else:
-            self._unseen_deleted()
             self._finish(job, outcomes.DELETED)
 
-    def _unseen_deleted(self):
-        with self._changed:
-            self._unseen_deletions += 1
+    def _judge_lost(self, job, not_found):
+        """404 after a try that may have deleted the image with this ID.
+
+        An image named like this ID is not deleted: it may be a second
+        image, and core OSC would have deleted the one with the ID. A
+        lookup only tells whether one exists, to say it was left alone.
+        """
+        try:
+            self.client.find_image_by_name(job.arg)
+        except client.ImageNotFound:
+            reason = outcomes.LOST_NOT_FOUND
+        except client.AmbiguousImage:
+            reason = outcomes.LOST_NAME_LEFT
+        except Exception as e:
+            # Interrupted, or the lookup failed: the 404 and the lost
+            # answer are all that is known.
+            self._log_unexpected(job, e)
+            reason = None
+        else:
+            reason = outcomes.LOST_NAME_LEFT
+        self._finish(job, outcomes.UNKNOWN, reason, error=not_found)
 
     def _fall_back_to_name(self, job, not_found):
-        """No image with this ID (now): perhaps one has it as its name.
+        """No image has this ID: perhaps one has it as its name.
 
-        If an earlier try may have deleted an image with this ID, or other
-        images were deleted by ID without a lookup in this run, "no image
-        of this name" does not mean "nothing was deleted".
+        The DELETE's tries did not act (see _judge_lost otherwise), so a
+        name lookup may delete, as core OSC's lookup by ID then by name.
         """
-        lost = outcomes.earlier_attempt_may_have_acted(not_found)
-        if lost:
-            self._unseen_deleted()
         try:
             image = self.client.find_image_by_name(job.arg)
         except client.ImageNotFound as missing:
-            # Read after the lookup: an image deleted while it ran may have
-            # had the name too.
-            with self._changed:
-                others = self._unseen_deletions - lost
-            kind, reason = outcomes.judge_name_not_found(not_found, others)
-            return self._finish(job, kind, reason, error=missing)
+            return self._finish(job, outcomes.FAILED, error=missing)
         except Exception as e:
             self._log_unexpected(job, e)
-            kind = outcomes.UNKNOWN if lost else outcomes.FAILED
             if isinstance(e, client.Interrupted):
-                return self._finish(
-                    job, kind, outcomes.ID_NOT_FOUND_INTERRUPTED, not_found)
-            return self._finish(job, kind, outcomes.LOST_NOT_FOUND if lost
-                                else None, error=e)
+                return self._finish(job, outcomes.FAILED,
+                                    outcomes.ID_NOT_FOUND_INTERRUPTED,
+                                    not_found)
+            return self._finish(job, outcomes.FAILED, error=e)
         with self._changed:
             job.image, job.image_id = image, image['id']
         if self._claim(job, image['id']):
@@ -478,4 +518,5 @@ class Deletion:
         if not isinstance(error, (client.ImsError, ValueError,
                                   ks_exceptions.ClientException)):
             # Still go on with the other images; --debug shows it.
-            LOG.debug('Deleting %r failed', job.arg, exc_info=True)
+            LOG.debug("Deleting '%s' failed", answers.printable(job.arg),
+                      exc_info=True)

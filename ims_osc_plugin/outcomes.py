@@ -36,7 +36,7 @@ GONE_ON_RETRY = 'gone on retry'  # a retry found it gone: an earlier try did
 SAME_IMAGE = 'same image'        # an earlier argument named the same image
 IN_FLIGHT = 'in flight'          # the run was abandoned during its delete
 LOST_NOT_FOUND = 'lost, not found'      # no image left with this ID or name
-NAME_OF_DELETED = 'name of deleted'     # see judge_name_not_found
+LOST_NAME_LEFT = 'lost, name left'      # ... but one named like the ID is
 GONE_BACKUP_KEPT = 'gone, backup kept'  # gone before our first delete
 ID_NOT_FOUND_INTERRUPTED = 'id not found, interrupted'
 PROTECTED = 'protected'
@@ -61,7 +61,9 @@ def judge_failed_delete(error):
       a proxy). After tries answered 429/503 or never connected, it is a
       plain "not found".
     - Any other error after a try that may have reached the service, or a
-      last try whose answer never came, leaves the image's fate unknown.
+      last try whose answer never came (lost after it was sent, 502/504
+      from a proxy) or was a 2xx other than the 204 expected, leaves the
+      image's fate unknown.
     - Stopped before the first try: not attempted.
     """
     attempts = getattr(error, 'attempts', None) or []
@@ -75,26 +77,8 @@ def judge_failed_delete(error):
         return DELETED if earlier else FAILED
     last = attempts[-1] if attempts else None
     unanswered = last is not None and last.may_have_reached and (
-        last.status in (None, 502, 504))
+        last.status in (None, 502, 504) or 200 <= last.status < 300)
     return UNKNOWN if earlier or unanswered else FAILED
-
-
-def judge_name_not_found(delete_error, others_deleted_unseen):
-    """(outcome, reason) of an ID deleted without a lookup and not found.
-
-    Its DELETE got 404, and no image has it as its name either.
-
-    - An earlier try of the DELETE may have deleted an image with this ID:
-      unknown.
-    - This run deleted other images by ID without learning their names:
-      one of them may have had this name, so unknown too.
-    - Otherwise no image ever had this ID or name: failed.
-    """
-    if earlier_attempt_may_have_acted(delete_error):
-        return UNKNOWN, LOST_NOT_FOUND
-    if others_deleted_unseen:
-        return UNKNOWN, NAME_OF_DELETED
-    return FAILED, None
 
 
 def judge_dry_run(image, project_id, may_delete_others):

@@ -58,8 +58,8 @@ def _count(low, high):
             value = None
         if value is None or not low <= value <= high:
             raise argparse.ArgumentTypeError(
-                'expected a whole number from %d to %d, got %r'
-                % (low, high, text))
+                "expected a whole number from %d to %d, got '%s'"
+                % (low, high, msg.printable(text)))
         return value
     return parse
 

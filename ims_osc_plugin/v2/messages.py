@@ -91,9 +91,9 @@ IN_FLIGHT = ('the command was stopped while its delete was in flight: no '
 LOST_NOT_FOUND = ('a delete of this ID may have reached the service before '
                   'its answer was lost, and no image has this ID or name '
                   'now')
-NAME_OF_DELETED = ('no image has this name or ID now, but this command '
-                   'deleted images by ID without looking up their names: '
-                   'one of them may have had this name')
+LOST_NAME_LEFT = ('a delete of this ID may have reached the service before '
+                  'its answer was lost; an image named like this ID exists '
+                  'and was left alone')
 SAME_IMAGE = "the same image as '%(first)s'"
 
 # The command's last line.
@@ -234,8 +234,8 @@ def _why_not_deleted(job, delete_backup):
         return WAIT_CHECK_FAILED % {'error': reason(error)}
     if job.reason == outcomes.LOST_NOT_FOUND:
         return LOST_NOT_FOUND
-    if job.reason == outcomes.NAME_OF_DELETED:
-        return NAME_OF_DELETED
+    if job.reason == outcomes.LOST_NAME_LEFT:
+        return LOST_NAME_LEFT
     if job.reason == outcomes.ID_NOT_FOUND_INTERRUPTED:
         if job.kind == outcomes.UNKNOWN:
             return INTERRUPTED_LOST

@@ -24,16 +24,27 @@ would to a cloud. What it does wrong is chosen by the test:
 - images can be malformed (an ``id`` that is a number or missing, a
   ``name`` that is a number, an entry that is not an object, a
   ``protected`` that is a string);
-- each request can meet a fault (see :data:`FAULTS`): an error status with
-  any ``Retry-After``, a connection refused, dropped or timed out before or
-  after the service acted, or a hang during which the run is abandoned;
+- each request, by its number or as the n-th of its method, can meet a
+  fault (see :data:`FAULTS`): an error status with
+  any ``Retry-After``, before or after the service acted (a gateway timing
+  out on a backend that deleted); a connection refused, dropped, timed out
+  or failing TLS before or after the service acted, or while the body is
+  read; a redirect, 401, 409, 410, a 2xx other than 204 (a proxy's login
+  page, a 202 for a delete it does); error bodies that are hostile (JSON
+  nested 60,000 and 200,000 deep, 2 MB, a run of ``<``, invalid UTF-8); a task
+  crash; or a hang during which the run is abandoned;
+- its listing's ``next`` link can repeat, point to another host or path,
+  or drop the name filter (``pagination``);
 - at a chosen request, the run is stopped (a first Ctrl-C).
 
-It records every request and every image it deleted.
+Every answer is streamed, and how much of each body the client read is
+recorded. It records every request and every image it deleted.
 """
 
 import http
+import io
 import json
+import ssl
 import threading
 import urllib.parse
 
@@ -47,6 +58,15 @@ from ims_osc_plugin.tests.unit import fakes
 # Fault kinds, and whether the service acted on the request first.
 FAULTS = {
     'status': False,        # an error answer (429/502/503/504)
+    'acted_status': True,   # the service acted; a gateway answers 502/504
+    'answer': None,         # see ANSWERS
+    'body': None,           # an error answer with a hostile body (BODIES),
+                            # from a gateway after the backend acted or not
+    'tls_before': False,    # the server's certificate is refused
+    'tls_after': True,      # the service acted; TLS fails reading the answer
+    'body_drop': True,      # the service acted; the body's read fails
+    'crash': False,         # something no task expects (see Crash)
+    'stop': False,          # a first Ctrl-C as it is sent; then answered
     'refused': False,       # nothing listened: never sent
     'drop_before': False,   # connection dropped before the service acted
     'drop_after': True,     # the service acted, then the answer was lost
@@ -57,21 +77,100 @@ FAULTS = {
 }
 PROJECT = 'mine'
 
+# Answers other than errors and 204s: (status, whether a DELETE acts
+# first, body, content type, extra headers).
+ANSWERS = {
+    '302': (302, False, b'', None,
+            {'Location': 'https://login.example.test/\x1b[2J'}),
+    '401': (401, False, b'{"error": {"message": "token expired"}}',
+            'application/json', {}),
+    '409': (409, False, '{"error": {"code": "IMG.0028", "message": '
+            '"in use\u202e\u200b"}}'.encode('utf-8'), 'application/json',
+            {'X-Trace': 'id\x1b[2J'}),
+    '410': (410, False, b'gone', 'text/plain', {}),
+    '200-login': (200, False, b'<html><form>Log in</form></html>',
+                  'text/html', {}),
+    '202-accepted': (202, True, b'', None, {}),
+}
+# Error bodies a broken proxy can send: (content type, body).
+BODIES = {
+    'nested-json': ('application/json', b'[' * 60000),
+    'nested-text': ('text/plain', b'[' * 60000),
+    'nested-huge': ('text/plain', b'[' * 200000),
+    'huge': ('text/html', b'<p>' + b'x' * (2 * 1024 * 1024)),
+    'angles': ('text/html', b'<' * 200000),
+    'invalid-utf8': ('application/json', b'{"message": "\xff\xfe\xc3"}'),
+    'invalid-utf8-text': ('text/plain; charset=utf-8', b'\xff\x80 \xed\xa0'),
+}
+# How a listing's next link can be wrong.
+PAGINATION = (None, 'repeat', 'other-host', 'other-path', 'drop-filter')
 
-def _answer(request, status, body=None, headers=None, reason=None):
+
+class Crash(BaseException):
+    """What no task expects: stands for any bug below the engine."""
+
+
+class CountingBody(io.BytesIO):
+    """A response body that counts what was read of it."""
+
+    def __init__(self, data, fail=False):
+        super().__init__(data)
+        self.size = len(data)
+        self.read_bytes = 0
+        self.fail = fail
+
+    def stream(self, amount, decode_content=True):
+        # As urllib3's HTTPResponse.stream, which requests reads.
+        while True:
+            data = self.read(amount)
+            if not data:
+                return
+            yield data
+
+    def read(self, size=-1, **kwargs):
+        if self.fail:
+            raise urllib3_exceptions.ProtocolError(
+                'Connection broken', ConnectionResetError(104, 'reset'))
+        data = super().read(size)
+        self.read_bytes += len(data)
+        return data
+
+
+def _answer(request, status, body=None, headers=None, reason=None,
+            raw=None, content_type=None, fail=False):
     response = requests.Response()
     response.status_code = status
     response.reason = reason or http.HTTPStatus(status).phrase
     response.headers = structures.CaseInsensitiveDict(headers or {})
-    if body is not None:
-        response._content = json.dumps(body).encode('utf-8')
-        response.headers['Content-Type'] = 'application/json'
-    else:
-        response._content = b''
+    if raw is None:
+        if body is not None:
+            # Names as they are, bidi and zero-width characters included.
+            raw = json.dumps(body, ensure_ascii=False).encode('utf-8')
+            content_type = 'application/json'
+        else:
+            raw = b''
+    if content_type:
+        response.headers['Content-Type'] = content_type
+    # Streamed, as keystoneauth asks with stream=True: the client reads it.
+    response.raw = CountingBody(raw, fail)
     response.encoding = 'utf-8'
     response.url = request.url
     response.request = request
     return response
+
+
+def _tls_error(verify):
+    """What requests raises for a TLS failure.
+
+    In the handshake (a refused certificate, before anything is sent), or
+    while the answer is read.
+    """
+    cause = ssl.SSLCertVerificationError(
+        1, 'certificate verify failed') if verify else ssl.SSLError(
+        1, 'decryption failed or bad record mac')
+    return requests.exceptions.SSLError(
+        urllib3_exceptions.MaxRetryError(
+            None, '/', reason=urllib3_exceptions.SSLError(cause)))
 
 
 def _dropped():
@@ -85,7 +184,7 @@ class FakeImageService(adapters.BaseAdapter):
 
     def __init__(self, images, name_filter='exact', page_size=3,
                  malformed=None, faults=None, stop_at=None, admin=False,
-                 ids_without_case=True):
+                 ids_without_case=True, pagination=None):
         super().__init__()
         self.images = {i['id']: dict(i) for i in images}
         self.name_filter = name_filter
@@ -95,6 +194,9 @@ class FakeImageService(adapters.BaseAdapter):
         self.stop_at = stop_at
         self.admin = admin
         self.ids_without_case = ids_without_case
+        self.pagination = pagination
+        # The body of each answer: how much the client read of it.
+        self.bodies = []
         self.deleted = []
         self.backups_deleted = []
         self.requests = []
@@ -107,18 +209,55 @@ class FakeImageService(adapters.BaseAdapter):
     def send(self, request, **kwargs):
         with self._lock:
             number = len(self.requests)
+            ordinal = sum(1 for method, _url in self.requests
+                          if method == request.method)
             self.requests.append((request.method, request.url))
         if number == self.stop_at:
             self.deletion.stop()
-        fault = self.faults.get(number)
+        # A fault for this request by its number, or by its method's count
+        # (('DELETE', 1): the second DELETE, whichever request that is).
+        fault = self.faults.get(number) or self.faults.get(
+            (request.method, ordinal))
+        response = self._fault(request, fault)
+        if isinstance(response, requests.Response):
+            with self._lock:
+                self.bodies.append((response.status_code, response.raw))
+        return response
+
+    def _fault(self, request, fault):
         kind = fault[0] if fault else None
-        if kind == 'status':
+        if kind in ('status', 'acted_status'):
             status, retry_after = fault[1], fault[2]
             headers = {} if retry_after is None else {
                 'Retry-After': retry_after}
-            # The reason phrase and the message are the server's text.
+            if kind == 'acted_status':
+                with self._lock:
+                    self._serve(request)
+            # The reason phrase, headers and message are the server's text.
+            headers['X-Openstack-Request-Id'] = 'req-\x1b[2J\u202e'
             return _answer(request, status, {'message': 'fault\x1b[31m'},
                            headers, reason='Slow\x1b]0;title\x07')
+        if kind == 'answer':
+            status, acts, raw, content_type, headers = ANSWERS[fault[1]]
+            if acts and request.method == 'DELETE':
+                with self._lock:
+                    self._serve(request)
+            return _answer(request, status, raw=raw, headers=headers,
+                           content_type=content_type)
+        if kind == 'body':
+            content_type, raw = BODIES[fault[1]]
+            if fault[3]:
+                # A gateway's error page after the backend acted.
+                with self._lock:
+                    self._serve(request)
+            return _answer(request, fault[2], raw=raw,
+                           content_type=content_type)
+        if kind == 'tls_before':
+            raise _tls_error(verify=True)
+        if kind == 'crash':
+            raise Crash()
+        if kind == 'stop':
+            self.deletion.stop()
         if kind == 'refused':
             raise fakes.refused_connection()
         if kind == 'drop_before':
@@ -131,6 +270,10 @@ class FakeImageService(adapters.BaseAdapter):
             raise _dropped()
         if kind == 'timeout_after':
             raise requests.exceptions.ReadTimeout()
+        if kind == 'tls_after':
+            raise _tls_error(verify=False)
+        if kind == 'body_drop':
+            response.raw.fail = True
         if kind == 'hang':
             self.deletion.abandon()
             self.release.wait(30)
@@ -209,8 +352,21 @@ class FakeImageService(adapters.BaseAdapter):
         page = found[start:start + self.page_size]
         body = {'images': [self._document(i['id']) for i in page]}
         if start + self.page_size < len(found):
+            following = dict(query, marker=page[-1]['id'])
+            prefix = '/v2/images?'
+            if self.pagination == 'repeat':
+                following = query
+            elif self.pagination == 'other-host':
+                prefix = 'https://elsewhere.example.test/v2/images?'
+            elif self.pagination == 'other-path':
+                prefix = '/v2/stores/s1/images?'
+            elif self.pagination == 'drop-filter':
+                following.pop('name', None)
+            body['next'] = prefix + urllib.parse.urlencode(following)
+        elif self.pagination == 'repeat' and 'marker' in query:
+            # The last page points back to the first.
             body['next'] = '/v2/images?' + urllib.parse.urlencode(
-                dict(query, marker=page[-1]['id']))
+                {k: v for k, v in query.items() if k != 'marker'})
         return _answer(request, 200, body)
 
     def _delete(self, request, image_id):

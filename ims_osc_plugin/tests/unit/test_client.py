@@ -131,8 +131,8 @@ class TestEndpoint(TestBase):
         adapter.get_endpoint.assert_called_once_with(skip_discovery=True)
         adapter.request.assert_called_once_with(
             fakes.IMAGE_URL + '/v2/images/' + IMAGE_ID, 'DELETE',
-            raise_exc=False, redirect=False, logger=client.LOG,
-            connect_retries=0, status_code_retries=0)
+            raise_exc=False, redirect=False, logger=client.HTTP_LOG,
+            connect_retries=0, status_code_retries=0, stream=True)
 
     def test_from_connection_reads_its_cloud_config(self):
         import openstack
@@ -626,7 +626,8 @@ class TestHostileLookups(TestBase):
             {'json': {'images': []}}])
         self.assertRaises(client.ImageNotFound, self.ims.find_image, 'x')
         second = self.requests.request_history[1]
-        self.assertEqual(fakes.IMAGE_URL_V2 + '/images?marker=m',
+        # Only the link's query is used, and the name filter stays.
+        self.assertEqual(fakes.IMAGE_URL_V2 + '/images?marker=m&name=x',
                          second.url)
 
     def test_a_repeating_next_link_ends_the_lookup(self):

@@ -12,6 +12,8 @@
 
 """The outcome rules, on their own."""
 
+from unittest import mock
+
 from keystoneauth1 import exceptions as ks_exceptions
 import testtools
 
@@ -20,7 +22,12 @@ from ims_osc_plugin import outcomes
 
 
 def error(cls, *attempts):
-    e = cls() if cls is not client.Interrupted else cls([])
+    if cls is client.Interrupted:
+        e = cls([])
+    elif cls is client.UnexpectedResponse:
+        e = cls(mock.Mock(status_code=attempts[-1][0]))
+    else:
+        e = cls()
     e.attempts = [client.Attempt(s, r) for s, r in attempts]
     return e
 
@@ -54,6 +61,16 @@ class TestJudgeFailedDelete(testtools.TestCase):
         self.assertEqual(outcomes.FAILED, self.judge(
             ks_exceptions.ConnectFailure, (None, False)))
 
+    def test_a_2xx_other_than_204_is_unknown(self):
+        # A 202, or a proxy's 200 login page: taken, not done.
+        for status in (200, 202):
+            self.assertEqual(outcomes.UNKNOWN, self.judge(
+                client.UnexpectedResponse, (status, True)))
+
+    def test_a_redirect_fails(self):
+        self.assertEqual(outcomes.FAILED, self.judge(
+            client.UnexpectedResponse, (302, False)))
+
     def test_plain_errors_fail(self):
         for status, cls in ((403, ks_exceptions.Forbidden),
                             (503, ks_exceptions.ServiceUnavailable)):
@@ -67,27 +84,6 @@ class TestJudgeFailedDelete(testtools.TestCase):
                          self.judge(client.Interrupted, (503, False)))
         self.assertEqual(outcomes.UNKNOWN,
                          self.judge(client.Interrupted, (None, True)))
-
-
-class TestJudgeNameNotFound(testtools.TestCase):
-    """No image has the ID-shaped argument as its ID nor as its name."""
-
-    def test_never_there(self):
-        self.assertEqual(
-            (outcomes.FAILED, None), outcomes.judge_name_not_found(
-                error(ks_exceptions.NotFound, (503, False), (404, True)), 0))
-
-    def test_an_earlier_try_may_have_deleted_it(self):
-        self.assertEqual(
-            (outcomes.UNKNOWN, outcomes.LOST_NOT_FOUND),
-            outcomes.judge_name_not_found(
-                error(ks_exceptions.NotFound, (502, True), (404, True)), 1))
-
-    def test_it_may_have_been_the_name_of_an_image_deleted_by_id(self):
-        self.assertEqual(
-            (outcomes.UNKNOWN, outcomes.NAME_OF_DELETED),
-            outcomes.judge_name_not_found(
-                error(ks_exceptions.NotFound, (404, True)), 2))
 
 
 class TestJudgeDryRun(testtools.TestCase):
