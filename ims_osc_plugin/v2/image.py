@@ -163,7 +163,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
             '--wait-timeout',
             metavar='<seconds>',
             type=_count(1, MAX_WAIT_TIMEOUT),
-            default=DEFAULT_WAIT_TIMEOUT,
+            default=None,
             help='With --wait, wait at most <seconds> in all for the run '
                  '(default %d).' % DEFAULT_WAIT_TIMEOUT,
         )
@@ -221,7 +221,8 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
             store=parsed_args.store, dry_run=parsed_args.dry_run,
             workers=parsed_args.workers, project_id=project_id,
             may_delete_others=may_delete_others, find=find,
-            wait=parsed_args.wait_timeout if parsed_args.wait else None)
+            wait=(parsed_args.wait_timeout or DEFAULT_WAIT_TIMEOUT)
+            if parsed_args.wait else None)
         return deletion, parsed_args, project_id
 
     def _run(self, deletion, args, project_id):
@@ -247,6 +248,9 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         self._refuse_unhandled(args)
         if args.wait and args.dry_run:
             raise exceptions.CommandError(msg.WAIT_WITH_DRY_RUN)
+        if args.wait_timeout is not None and not args.wait:
+            # Accepted and ignored, it would read as a promise to wait.
+            raise exceptions.CommandError(msg.WAIT_TIMEOUT_WITHOUT_WAIT)
         if args.plan is not None:
             return self._read_plan(args)
         if not args.images:

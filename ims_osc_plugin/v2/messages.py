@@ -345,6 +345,7 @@ WAIT_CHECK_FAILED = ('the service accepted its delete, but checking whether '
                      'the image is gone failed: %(error)s')
 PROGRESS_WAITING = "; waiting for '%(image)s' to go (%(seconds)d s)"
 WAIT_WITH_DRY_RUN = '--wait cannot be combined with --dry-run.'
+WAIT_TIMEOUT_WITHOUT_WAIT = '--wait-timeout needs --wait.'
 
 # --plan
 PLAN_CHANGED = 'it changed since the plan was made (%(changes)s)'

@@ -263,6 +263,12 @@ class TestWait(RecordsTestCase):
         self.assertEqual('--wait cannot be combined with --dry-run.', str(e))
         self.assertFalse(self.requests.called)
 
+    def test_wait_timeout_without_wait_refused(self):
+        e = self.assertRaises(exceptions.CommandError, self.run_cmd,
+                              ['--wait-timeout', '30', 'a'])
+        self.assertEqual('--wait-timeout needs --wait.', str(e))
+        self.assertFalse(self.requests.called)
+
     def test_without_wait_no_poll(self):
         img = self.cloud.add(fakes.image('a'))
         self.run_cmd([img['id']])
