@@ -20,12 +20,17 @@ before it reaches a terminal.
 import datetime
 import email.utils
 import http
+import json
 import re
 import time
 
 from keystoneauth1 import exceptions as ks_exceptions
 
 _MAX_SHOWN = 200
+# How much of an error body ims_error_code reads: IMS's error documents
+# are short; a proxy's page can be of any size.
+_MAX_CODE_BODY = 65536
+_CODE = re.compile(r'\A[A-Za-z]{2,10}\.\d{1,6}\Z')
 
 
 def printable(text, limit=_MAX_SHOWN):
@@ -148,3 +153,36 @@ def server_message(response):
         while prefix and text.startswith(prefix):
             text = text[len(prefix):].lstrip(' :-')
     return text or None
+
+
+def ims_error_code(response):
+    """The service's error code of an answer, ``'IMG.0028'``, or ``None``.
+
+    IMS (and its API gateway, ``APIGW.xxxx``) answer errors as ``{"error":
+    {"code": ..., "message": ...}}``; a top-level ``"error_code"`` or
+    ``"code"`` string is read too. Only a bounded prefix of the body is
+    read, and nothing raises: any other answer has no code. Glance's
+    ``"code": "400 Bad Request"`` is a status line, not a code.
+    """
+    try:
+        content = response.content
+        if not isinstance(content, (bytes, str)) or not content:
+            return None
+        # A longer document is no IMS error: its cut prefix does not parse.
+        content = content[:_MAX_CODE_BODY + 1]
+        if len(content) > _MAX_CODE_BODY:
+            return None
+        if isinstance(content, bytes):
+            content = content.decode('utf-8')
+        body = json.loads(content)
+        if not isinstance(body, dict):
+            return None
+        error = body.get('error')
+        candidates = [error.get('code')] if isinstance(error, dict) else []
+        candidates += [body.get('error_code'), body.get('code')]
+        for code in candidates:
+            if isinstance(code, str) and _CODE.match(code.strip()):
+                return code.strip().upper()
+    except Exception:
+        return None
+    return None

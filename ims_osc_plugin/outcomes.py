@@ -21,6 +21,7 @@ where no answer does, its fate is "unknown".
 from keystoneauth1 import exceptions as ks_exceptions
 
 from ims_osc_plugin import client
+from ims_osc_plugin import ims_codes
 
 # What became of one image argument.
 DELETED = 'deleted'
@@ -62,6 +63,8 @@ def judge_failed_delete(error):
       plain "not found".
     - Any other error after a try that may have reached the service, or a
       last try whose answer never came, leaves the image's fate unknown.
+    - IMS's IMG.0176 (its backup could not be deleted) does not say
+      whether the image itself was deleted: unknown.
     - Stopped before the first try: not attempted.
     """
     attempts = getattr(error, 'attempts', None) or []
@@ -73,6 +76,10 @@ def judge_failed_delete(error):
     earlier = earlier_attempt_may_have_acted(error)
     if isinstance(error, ks_exceptions.NotFound):
         return DELETED if earlier else FAILED
+    if ims_codes.code_of(error) in ims_codes.IMAGE_FATE_UNKNOWN:
+        # IMS failed on the backup, a step of the image's delete: the
+        # answer does not say whether the image went.
+        return UNKNOWN
     last = attempts[-1] if attempts else None
     unanswered = last is not None and last.may_have_reached and (
         last.status in (None, 502, 504))
