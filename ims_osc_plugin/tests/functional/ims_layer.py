@@ -349,7 +349,8 @@ _FAULT_KINDS = ('status', 'html', 'drop', 'lost', 'vanish', 'delay',
                 'ims')
 _ROOT_PATHS = ('', '/', '/versions')
 
-_REASONS = {400: 'Bad Request', 500: 'Internal Server Error', 502: 'Bad Gateway',
+_REASONS = {400: 'Bad Request',
+            500: 'Internal Server Error', 502: 'Bad Gateway',
             503: 'Service Unavailable', 504: 'Gateway Timeout',
             429: 'Too Many Requests', 404: 'Not Found'}
 

@@ -37,6 +37,7 @@ DELETE_BACKUP = 'doc/source/delete-backup.rst'
 CONFIGURATION = 'doc/source/configuration.rst'
 INSTALL = 'doc/source/install.rst'
 CONTRIBUTOR = 'doc/source/contributor.rst'
+EXIT_STATUS = 'doc/source/exit-status.inc'
 
 
 def _read(path):
@@ -45,10 +46,14 @@ def _read(path):
 
 
 def _pages():
-    """README.rst and every page of doc/source, by path from the top."""
+    """README.rst and every page of doc/source, by path from the top.
+
+    The text that pages include (``*.inc``) counts as a page of its own.
+    """
     paths = ['README.rst'] + sorted(
-        os.path.relpath(p, TOP) for p in glob.glob(
-            os.path.join(TOP, 'doc', 'source', '**', '*.rst'),
+        os.path.relpath(p, TOP) for ext in ('rst', 'inc')
+        for p in glob.glob(
+            os.path.join(TOP, 'doc', 'source', '**', '*.' + ext),
             recursive=True))
     return {p: _read(p) for p in paths}
 
@@ -78,7 +83,8 @@ TOPICS = {
         r'What the tries of one DELETE got',
         r'404 answered a retry whose earlier try may have reached',
     ]),
-    'the exit status table': (TROUBLESHOOTING, [
+    # Included by the troubleshooting page and the manual page.
+    'the exit status table': (EXIT_STATUS, [
         r'(?m)^\s*(\* - )?130\s*$',
         r'(?m)^\s*(\* - )?143\s*$',
     ]),
