@@ -161,7 +161,7 @@ done
 # .deb, .buildinfo.
 find "$work/full" -maxdepth 1 -type f -exec cp {} "$out/" \;
 
-step 'reproducibility: the two builds\' .debs'
+step "reproducibility: the two builds' .debs"
 summary deb "$(basename "$deb")"
 summary doc_deb "$(basename "$doc_deb")"
 for built in "${debs[@]}"; do
