@@ -103,3 +103,72 @@ class TestEmptyStore(base.FunctionalTestCase):
                 base.stderr_lines(result))
         self.assertEqual([], self.state.events(since))
         self.assertExists(image)
+
+
+def _code_blocks(page, title):
+    """The code blocks of one section of a doc page, in order."""
+    import os
+    import re
+
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))))
+    with open(os.path.join(top, 'doc', 'source', page),
+              encoding='utf-8') as f:
+        text = f.read()
+    section = text[text.index(title + '\n'):]
+    section = re.split(r'\n[^\n]+\n-{3,}\n', section[len(title) + 1:])[0]
+    blocks = re.findall(r'\.\. code-block:: \w+\n\n((?:   .*\n|\n)+)',
+                        section)
+    return [''.join(line[3:] + '\n' for line in b.rstrip().splitlines())
+            for b in blocks]
+
+
+class TestListingRecipe(base.FunctionalTestCase):
+    """The guide's recipe lists the full-ECS images and their backups."""
+
+    TITLE = 'Full-ECS images of a project and their backups'
+
+    def setUp(self):
+        super().setUp()
+        # IMS's own images are private (Glance's default is "shared").
+        self.whole = self.create_image(backup='backup-listed',
+                                       visibility='private')
+        self.plain = self.create_image(visibility='private')
+
+    def test_shell_recipe(self):
+        import os
+        import subprocess
+
+        [shell, _] = _code_blocks('delete-backup.rst', self.TITLE)
+        env = self.cli_env({'OS_CLOUD': 'demo'})
+        # The recipe's openstack and python3: this environment's.
+        env['PATH'] = os.path.dirname(base._openstack_executable()) + (
+            os.pathsep + env['PATH'])
+        proc = subprocess.run(['bash', '-c', shell], env=env,
+                              capture_output=True, timeout=300, text=True)
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        lines = proc.stdout.splitlines()
+        self.assertIn('backup backup-listed', ' '.join(
+            line for line in lines if line.startswith(self.whole)))
+        self.assertFalse(any(self.plain in line for line in lines), lines)
+
+    def test_sdk_recipe_sends_the_filter(self):
+        import os
+        import subprocess
+        import sys
+
+        [_, sdk] = _code_blocks('delete-backup.rst', self.TITLE)
+        since = self.state.last_seq()
+        env = self.cli_env({'OS_CLOUD': 'demo'})
+        proc = subprocess.run([sys.executable, '-c', sdk], env=env,
+                              capture_output=True, timeout=300, text=True,
+                              cwd=os.path.dirname(self.stack['clouds_yaml']))
+        self.assertEqual(0, proc.returncode, proc.stderr)
+        self.assertIn('%s ' % self.whole, proc.stdout)
+        self.assertIn('backup-listed', proc.stdout)
+        self.assertNotIn(self.plain, proc.stdout)
+        lists = [e for e in self.state.events(since, method='GET')
+                 if e['path'] == '/v2/images']
+        self.assertTrue(lists)
+        for event in lists:
+            self.assertIn('__whole_image=true', event['query'])
