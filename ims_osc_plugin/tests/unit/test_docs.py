@@ -413,3 +413,26 @@ class TestPointers(testtools.TestCase):
             "doc/source/contributor.rst: no page titled 'Troubleshooting'",
             'doc/source/contributor.rst: no file doc/source/gone.rst',
         ], broken)
+
+
+class TestEssentialsInHelp(testtools.TestCase):
+    """--help says what most users never read elsewhere."""
+
+    def test_help_warns_and_points_to_dry_run(self):
+        texts = _help_texts()
+        backup = texts['--help of --delete-backup']
+        self.assertIn('cannot be restored', backup)
+        self.assertIn('--dry-run first', backup)
+        store = texts['--help of --store']
+        self.assertIn('Cannot be combined with --delete-backup or '
+                      '--no-delete-backup', store)
+
+    def test_manual_page_has_the_exit_statuses(self):
+        path = os.path.join(TOP, 'doc', 'source', 'man',
+                            'openstack-image-delete.rst')
+        if not os.path.exists(path):
+            self.skipTest('no doc/source here (an installed package)')
+        text = _read('doc/source/man/openstack-image-delete.rst')
+        self.assertIn('.. include:: ../exit-status.inc', text)
+        self.assertIn('/usr/share/doc/python-ims-osc-plugin-doc/html/',
+                      _flat(text))
