@@ -181,6 +181,16 @@ class TestImsCodes(testtools.TestCase):
             self.assertIn(code, messages.IMS_CODE_MEANINGS)
             self.assertIn(code, messages.IMS_CODE_ADVICE)
 
+    def test_advice_matches_what_the_code_tells(self):
+        # Refusals are not worth retrying; the others say when to try.
+        for code in ims_codes.DELETE_CODES:
+            advice = messages.IMS_CODE_ADVICE[code]
+            self.assertEqual(code in ims_codes.REFUSED,
+                             advice.startswith('Not worth retrying'), code)
+            if code in ims_codes.TRY_LATER:
+                self.assertRegex(advice, r'(again later|Try again once)')
+        self.assertLessEqual(ims_codes.THROTTLING, ims_codes.TRY_LATER)
+
     def test_explain_names_the_code_and_its_meaning(self):
         line = messages.explain(self._http_error('IMG.0094'))
         self.assertEqual('400 Bad Request, IMG.0094: a public image cannot '
