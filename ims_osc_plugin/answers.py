@@ -30,7 +30,8 @@ _MAX_SHOWN = 200
 # How much of an error body ims_error_code reads: IMS's error documents
 # are short; a proxy's page can be of any size.
 _MAX_CODE_BODY = 65536
-_CODE = re.compile(r'\A[A-Za-z]{2,10}\.\d{1,6}\Z')
+# IMS's own codes and those of Huawei Cloud's API gateway in front of it.
+_CODE = re.compile(r'\A(IMG|APIGW)\.\d{1,6}\Z', re.IGNORECASE)
 
 
 def printable(text, limit=_MAX_SHOWN):

@@ -153,7 +153,9 @@ class TestImsErrorCode(testtools.TestCase):
                 # Glance's "code" is a status line, not a code.
                 b'{"message": "x", "code": "400 Bad Request"}',
                 b'{"error": {"code": 28}}', b'[]', b'', None, b'\xff\xfe',
-                b'<html>IMG.0028</html>', b'{"error": "IMG.0028"}'):
+                b'<html>IMG.0028</html>', b'{"error": "IMG.0028"}',
+                # Another service's code, or one made up by a proxy.
+                b'{"error": {"code": "IMS.0429", "message": "busy"}}'):
             self.assertIsNone(answers.ims_error_code(_Response(content)),
                               content)
         self.assertIsNone(answers.ims_error_code(None))
