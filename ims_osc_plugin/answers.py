@@ -32,6 +32,8 @@ CUT = '\\...'
 MAX_BODY = 64 * 1024
 # JSON nested deeper than this is not parsed (json's parser recurses).
 _MAX_DEPTH = 64
+# IMS's own codes and those of Huawei Cloud's API gateway in front of it.
+_CODE = re.compile(r'\A(IMG|APIGW)\.\d{1,6}\Z', re.IGNORECASE)
 
 # Characters that take no room or look like a space, yet are letters or
 # symbols to unicodedata: Unicode's default ignorable code points outside
@@ -304,20 +306,25 @@ def _server_message(response):
 
 
 def ims_error_code(response):
-    """The ``"IMG.xxxx"``/``"APIGW.xxxx"`` code of an error answer, or None.
+    """The service's error code of an answer, ``'IMG.0028'``, or ``None``.
 
-    From ``{"error": {"code": ...}}``, or a top-level ``"error_code"`` or
-    ``"code"`` string. Reads at most :data:`MAX_BODY` bytes; never raises.
+    IMS (and its API gateway, ``APIGW.xxxx``) answer errors as ``{"error":
+    {"code": ..., "message": ...}}``; a top-level ``"error_code"`` or
+    ``"code"`` string is read too. Reads at most :data:`MAX_BODY` bytes
+    (see :func:`body_json`) and never raises: any other answer has no
+    code. Glance's ``"code": "400 Bad Request"`` is a status line, not a
+    code.
     """
     try:
         body = body_json(response)
         if not isinstance(body, dict):
             return None
         error = body.get('error')
-        code = error.get('code') if isinstance(error, dict) else None
-        for value in (code, body.get('error_code'), body.get('code')):
-            if isinstance(value, str) and value:
-                return value
+        candidates = [error.get('code')] if isinstance(error, dict) else []
+        candidates += [body.get('error_code'), body.get('code')]
+        for code in candidates:
+            if isinstance(code, str) and _CODE.match(code.strip()):
+                return code.strip().upper()
     except Exception:  # noqa: B902 - never raises, as agreed
         return None
     return None

@@ -21,6 +21,7 @@ where no answer does, its fate is "unknown".
 from keystoneauth1 import exceptions as ks_exceptions
 
 from ims_osc_plugin import client
+from ims_osc_plugin import ims_codes
 
 # What became of one image argument.
 DELETED = 'deleted'
@@ -64,6 +65,8 @@ def judge_failed_delete(error):
       last try whose answer never came (lost after it was sent, 502/504
       from a proxy) or was a 2xx other than the 204 expected, leaves the
       image's fate unknown.
+    - IMS's IMG.0176 (its backup could not be deleted) does not say
+      whether the image itself was deleted: unknown.
     - Stopped before the first try: not attempted.
     """
     attempts = getattr(error, 'attempts', None) or []
@@ -75,6 +78,10 @@ def judge_failed_delete(error):
     earlier = earlier_attempt_may_have_acted(error)
     if isinstance(error, ks_exceptions.NotFound):
         return DELETED if earlier else FAILED
+    if ims_codes.code_of(error) in ims_codes.IMAGE_FATE_UNKNOWN:
+        # IMS failed on the backup, a step of the image's delete: the
+        # answer does not say whether the image went.
+        return UNKNOWN
     last = attempts[-1] if attempts else None
     unanswered = last is not None and last.may_have_reached and (
         last.status in (None, 502, 504) or 200 <= last.status < 300)

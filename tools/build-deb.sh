@@ -1,7 +1,7 @@
 #!/bin/bash
-# Build, check, install and try the Debian package python3-ims-osc-plugin
-# (packaging in debian/) for one Debian release, as root, from a git clone
-# of this repository:
+# Build, check, install and try the Debian packages python3-ims-osc-plugin
+# and python-ims-osc-plugin-doc (packaging in debian/) for one Debian
+# release, as root, from a git clone of this repository:
 #
 #   tools/build-deb.sh [--functional] [--chroot] [--dirty] [--out DIR] [RELEASE]
 #
@@ -18,7 +18,8 @@
 #      it is the orig tarball, and debian/changelog's top entry (the next
 #      release, UNRELEASED) becomes a snapshot of the commit, as "gbp dch
 #      --snapshot" does: version 0.1.0~devN-1~deb12 (on Debian 12), the
-#      commit's date.
+#      commit's date. The sdist has no debian/: as a packager does, the
+#      commit's debian/ is laid on the unpacked sdist.
 #   2. tools/deb/build-and-test.sh, in the host or the chroot, builds the
 #      package three ways (-B, -A with nocheck, full with the unit tests),
 #      checks that two builds give the same bytes, runs lintian on the
@@ -176,6 +177,10 @@ commit_time=$(git -C "$clone" log -1 --format=%ct HEAD)
 # commit again.
 git -C "$clone" clean -fdxq
 sdist=$(echo "$work"/sdist/ims?osc?plugin-*.tar.gz)
+if tar -tzf "$sdist" | grep -q '^[^/]*/debian/'; then
+    echo 'build-deb.sh: the sdist carries debian/ (see MANIFEST.in)' >&2
+    exit 1
+fi
 pbr_version=$(tar -xzOf "$sdist" --wildcards '*/PKG-INFO' |
     sed -n 's/^Version: //p' | head -n 1)
 # pbr's pre-releases and development versions sort before the release in
@@ -206,7 +211,6 @@ tree=$source_dir/ims-osc-plugin-$upstream
 mkdir -p "$tree"
 cp "$sdist" "$source_dir/ims-osc-plugin_$upstream.orig.tar.gz"
 tar -C "$tree" --strip-components=1 -xzf "$sdist"
-rm -rf "$tree/debian"
 cp -a "$clone/debian" "$tree/"
 cp "$clone/tools/deb/build-and-test.sh" "$work/build/"
 

@@ -22,7 +22,8 @@ for what those do not check. It fails (exit 1) unless:
   ``openstack image delete --help`` there, with an empty HOME and no OS_*
   variables, shows the plugin's options and writes nothing to stderr;
 * the manual page and the release notes build from the unpacked sdist,
-  without git and without installing it, as a packager builds them.
+  without git and without installing it, as a packager builds them;
+* the sdist has no ``debian/`` (a packager lays the packaging on it).
 """
 
 import argparse
@@ -100,6 +101,15 @@ def check_install(wheel, venv_dir, constraints):
               '%s does not show %s' % (what, flag))
 
 
+def check_sdist_contents(sdist):
+    with tarfile.open(sdist) as tar:
+        names = tar.getnames()
+        top = names[0].split('/')[0]
+        check(not any(n.startswith(top + '/debian/') or n == top + '/debian'
+                      for n in names),
+              'the sdist carries debian/ (see MANIFEST.in)')
+
+
 def check_sdist_docs(sdist, work_dir):
     with tarfile.open(sdist) as tar:
         if hasattr(tarfile, 'data_filter'):
@@ -147,6 +157,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         check_install(wheels[0], args.venv or os.path.join(tmp, 'venv'),
                       args.constraints)
+        check_sdist_contents(sdists[0])
         check_sdist_docs(sdists[0], os.path.join(tmp, 'sdist'))
     for path in sdists + wheels:
         print('smoke_dist: %-50s %8d bytes'

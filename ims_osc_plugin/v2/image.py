@@ -48,6 +48,9 @@ PROGRESS_MIN_IMAGES = 10
 HANDLED_CORE_OPTIONS = frozenset(['images', 'store'])
 DEFAULT_WAIT_TIMEOUT = 600
 MAX_WAIT_TIMEOUT = 7 * 24 * 3600
+STORE_CONFLICT_HELP = ('Cannot be combined with --delete-backup or '
+                       '--no-delete-backup: IMS deletes a backup only with '
+                       'an image deleted from all stores.')
 
 
 def _count(low, high):
@@ -98,20 +101,26 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
             elif action.dest == 'images':
                 # Not with --plan; checked in take_action.
                 action.nargs = '*'
-        if not any(a.dest == 'store' for a in parser._actions):
+        store = [a for a in parser._actions if a.dest == 'store']
+        if not store:
             # python-openstackclient < 6.3 has no --store; the plugin's own
             # client can still send the store delete.
-            parser.add_argument(
+            store = [parser.add_argument(
                 '--store',
                 metavar='<STORE>',
-                help='Store to delete image(s) from.')
+                help='Store to delete image(s) from.')]
+        # Core's words, and the conflict --help must show.
+        store[0].help = '%s %s' % (
+            (store[0].help or '').strip(), STORE_CONFLICT_HELP)
         backup = parser.add_mutually_exclusive_group()
         backup.add_argument(
             '--delete-backup',
             action='store_true',
             dest='delete_backup',
             help='Also delete the CBR backup that a full-ECS image was '
-                 'created from (IMS only: sends {"delete_backup": true}).',
+                 'created from (IMS only: sends {"delete_backup": true}). '
+                 'A deleted backup cannot be restored: run with --dry-run '
+                 'first to see which backups would go.',
         )
         backup.add_argument(
             '--no-delete-backup',
@@ -127,7 +136,8 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
             action='store_true',
             help='List the images (and backups) that would be deleted, '
                  'and what the service would refuse, but do not delete '
-                 'them.',
+                 'them. Run this first: nothing it lists can be restored '
+                 'once deleted.',
         )
         parser.add_argument(
             '--workers',
@@ -246,6 +256,12 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
     def _check_options(self, args):
         """Refuse what does not combine; the plan, if one is given."""
         self._refuse_unhandled(args)
+        store = args.store
+        if store is not None and store.strip().strip('.') == '':
+            # Empty, blank or dots: no store has such a name, and "." or
+            # ".." would point to another path of the image API.
+            raise exceptions.CommandError(
+                msg.BAD_STORE % {'store': msg.printable(store)})
         if args.wait and args.dry_run:
             raise exceptions.CommandError(msg.WAIT_WITH_DRY_RUN)
         if args.wait_timeout is not None and not args.wait:

@@ -24,6 +24,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 
 from ims_osc_plugin import answers
 from ims_osc_plugin import client
+from ims_osc_plugin import ims_codes
 from ims_osc_plugin import outcomes
 
 printable = answers.printable
@@ -40,6 +41,45 @@ STATUS_MEANINGS = {
     500: 'internal error in the image service',
     503: 'the image service is unavailable',
 }
+
+# What IMS's own error codes for a delete mean (see ims_codes); said instead
+# of the status's meaning when the answer carries one.
+IMS_CODE_MEANINGS = {
+    ims_codes.PROTECTED: 'the image is protected',
+    ims_codes.FLOW_CONTROL: ("the request exceeds IMS's flow-control limit "
+                             '(throttled)'),
+    ims_codes.BEING_CREATED: ('the image is still being created and cannot '
+                              'be deleted yet'),
+    ims_codes.OWNER_ONLY: 'only the project that owns the image can delete it',
+    ims_codes.PUBLIC: 'a public image cannot be deleted',
+    ims_codes.BACKUP_NOT_DELETED: ('IMS could not delete the CBR backup of '
+                                   'this full-ECS image'),
+}
+
+# What to do about each code: whether to try again, and when.
+IMS_CODE_ADVICE = {
+    ims_codes.PROTECTED: ("Not worth retrying as it is: if the image is to "
+                          "go, unprotect it with 'openstack image set "
+                          "--unprotected %(id)s', then delete it again."),
+    ims_codes.FLOW_CONTROL: ('Every try was throttled: run the command '
+                             'again later, with fewer --workers.'),
+    ims_codes.BEING_CREATED: ("Try again once 'openstack image show %(id)s' "
+                              "shows status active (or the creation "
+                              "failed)."),
+    ims_codes.OWNER_ONLY: ("Not worth retrying: delete it as the project "
+                           "that owns it (owner in 'openstack image show "
+                           "%(id)s')."),
+    ims_codes.PUBLIC: ("Not worth retrying: public images are the cloud's "
+                       "own; only the cloud's operator can remove them."),
+    ims_codes.BACKUP_NOT_DELETED: (
+        "Check with 'openstack image show %(id)s': if the image is still "
+        "there, run the delete again; if it is gone, its backup %(backup)s "
+        "is left in CBR and still billed: delete it there (CBR console, "
+        "Backups, or CBR's API: DELETE /v3/{project_id}/backups/"
+        "%(backup)s)."),
+}
+# The backup's ID when the command did not look the image up.
+UNKNOWN_BACKUP = "(the image's __backup_id)"
 
 FLAGS = '--delete-backup/--no-delete-backup'
 
@@ -131,6 +171,8 @@ PROGRESS_DRY_RUN = ('Dry run: %(done)d/%(total)d done, %(would)d would be '
                     'deleted, %(failed)d failed')
 
 # Refusals before any request.
+BAD_STORE = ("--store '%(store)s' is not a store's name: give one that "
+             "'openstack image stores list' shows.")
 STORE_WITH_FLAG = ('--store cannot be combined with %(flags)s: IMS deletes '
                    'a backup only with an image deleted from all stores.')
 V1_WITH_FLAG = ('%(flags)s needs the image API v2; it cannot be used with '
@@ -156,9 +198,15 @@ def explain(error):
     """
     status = error.http_status
     line = answers.status_line(status, error.response)
-    meaning = STATUS_MEANINGS.get(status)
-    if meaning:
-        line += ', ' + meaning
+    code = answers.ims_error_code(error.response)
+    if code in IMS_CODE_MEANINGS:
+        line += ', %s: %s' % (code, IMS_CODE_MEANINGS[code])
+    else:
+        if code:
+            line += ', ' + printable(code, 20)
+        meaning = STATUS_MEANINGS.get(status)
+        if meaning:
+            line += ', ' + meaning
     message = answers.server_message(error.response)
     if message:
         line += ': ' + printable(message)
@@ -251,8 +299,23 @@ def _why_not_deleted(job, delete_backup):
     line = reason(error, delete_backup)
     if job.kind == outcomes.UNKNOWN and (
             outcomes.earlier_attempt_may_have_acted(error)):
-        return ANSWER_LOST % {'error': line}
+        line = ANSWER_LOST % {'error': line}
+    advice = ims_code_advice(job, error)
+    if advice:
+        line += (' ' if line.endswith('.') else '. ') + advice
     return line
+
+
+def ims_code_advice(job, error):
+    """What to do about an IMS error code the failed delete got, or None."""
+    if not isinstance(error, ks_exceptions.HttpError):
+        return None
+    advice = IMS_CODE_ADVICE.get(answers.ims_error_code(error.response))
+    if advice is None:
+        return None
+    return advice % {
+        'id': printable(job.image_id or job.arg),
+        'backup': printable(job.backup) if job.backup else UNKNOWN_BACKUP}
 
 
 def _deleted_detail(job, delete_backup, store):

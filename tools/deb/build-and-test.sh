@@ -1,5 +1,6 @@
 #!/bin/bash
-# Build and check python3-ims-osc-plugin on the Debian release it is for.
+# Build and check python3-ims-osc-plugin and python-ims-osc-plugin-doc on
+# the Debian release they are for.
 # tools/build-deb.sh prepares the source and runs this script, as root, in
 # the testbed: the host itself when the host is that release, else a
 # chroot of the release.
@@ -19,12 +20,13 @@
 #      tools installed; the tests must be skipped);
 #    - a full build (source and binary) with the unit tests; it gives the
 #      .changes that lintian checks.
-# 2. The two .debs must be byte-identical although the builds differ in
+# 2. Each .deb of the two builds must be byte-identical although they differ in
 #    folder, umask, time zone, locale, parallelism and nocheck; if they are
 #    not, diffoscope shows where.
 # 3. lintian on the .changes (the source package and the .deb): any error
 #    or warning fails.
-# 4. apt-get installs the .deb beside the release's python3-openstackclient;
+# 4. apt-get installs the .debs beside the release's python3-openstackclient
+#    (the HTML guides must be where the manual page says they are);
 #    the version its Python metadata gives (importlib, pip show) must be
 #    the package's.
 # 5. autopkgtest (the null runner: this testbed) runs debian/tests and
@@ -137,7 +139,7 @@ if grep -q 'stestr run' "$out/build-indep-nocheck.log"; then
     echo 'the nocheck build ran the tests' >&2
     exit 1
 fi
-indep_deb=$(echo "$work"/second-build-somewhere-else/indep/*.deb)
+indep_dir=$work/second-build-somewhere-else/indep
 
 step 'dpkg-buildpackage (source and binary), with the unit tests'
 build_dep
@@ -148,25 +150,42 @@ sed -n '/^Totals/,/Sum of/p' "$out/build-full.log"
 summary unit_tests_at_build "$(grep -E '^Ran: [0-9]+ tests' "$out/build-full.log" |
     sed -E 's/^Ran: ([0-9]+) tests.*/\1/' | paste -sd+)"
 changes=$(echo "$work"/full/*.changes)
-deb=$(echo "$work"/full/*.deb)
+# The plugin and its documentation (python-ims-osc-plugin-doc).
+debs=("$work"/full/*.deb)
+deb=$(echo "$work"/full/python3-ims-osc-plugin_*.deb)
+doc_deb=$(echo "$work"/full/python-ims-osc-plugin-doc_*.deb)
+for f in "$deb" "$doc_deb"; do
+    [ -f "$f" ] || { echo "build-and-test.sh: $f was not built" >&2; exit 1; }
+done
 # The .changes and the files it names: .dsc, orig and debian tarballs,
 # .deb, .buildinfo.
 find "$work/full" -maxdepth 1 -type f -exec cp {} "$out/" \;
 
-step 'reproducibility: the two .debs'
-full_sum=$(sha256sum <"$deb" | cut -d' ' -f1)
-indep_sum=$(sha256sum <"$indep_deb" | cut -d' ' -f1)
-echo "$full_sum  full build"
-echo "$indep_sum  -A nocheck build"
+step "reproducibility: the two builds' .debs"
 summary deb "$(basename "$deb")"
-summary sha256_full_build "$full_sum"
-summary sha256_second_build "$indep_sum"
-if [ "$full_sum" != "$indep_sum" ]; then
-    apt_install diffoscope-minimal
-    diffoscope --no-progress "$indep_deb" "$deb" | head -n 200 || true
-    echo 'the two builds gave different .debs' >&2
-    exit 1
-fi
+summary doc_deb "$(basename "$doc_deb")"
+for built in "${debs[@]}"; do
+    name=$(basename "$built")
+    other=$indep_dir/$name
+    if [ ! -f "$other" ]; then
+        echo "the -A nocheck build did not make $name" >&2
+        exit 1
+    fi
+    full_sum=$(sha256sum <"$built" | cut -d' ' -f1)
+    indep_sum=$(sha256sum <"$other" | cut -d' ' -f1)
+    echo "$full_sum  $name, full build"
+    echo "$indep_sum  $name, -A nocheck build"
+    key=${name%%_*}
+    key=${key//-/_}
+    summary "sha256_full_build_$key" "$full_sum"
+    summary "sha256_second_build_$key" "$indep_sum"
+    if [ "$full_sum" != "$indep_sum" ]; then
+        apt_install diffoscope-minimal
+        diffoscope --no-progress "$other" "$built" | head -n 200 || true
+        echo "the two builds gave different $name" >&2
+        exit 1
+    fi
+done
 
 step 'lintian (source package and .deb)'
 lintian --version
@@ -185,9 +204,25 @@ if [ "${lintian_rc:-0}" != 0 ]; then
     exit 1
 fi
 
-step "apt-get install $(basename "$deb")"
+step "apt-get install $(basename "$deb") $(basename "$doc_deb")"
 # Whatever version was installed before (a build of another commit).
-apt_install --allow-downgrades "$out/$(basename "$deb")"
+apt_install --allow-downgrades "$out/$(basename "$deb")" \
+    "$out/$(basename "$doc_deb")"
+# The guides, where the manual page says they are, with Sphinx's
+# JavaScript from libjs-sphinxdoc (dh_sphinxdoc).
+html=/usr/share/doc/python-ims-osc-plugin-doc/html
+for page in index troubleshooting usage delete-backup; do
+    [ -s "$html/$page.html" ] || {
+        echo "python-ims-osc-plugin-doc lacks $html/$page.html" >&2
+        exit 1
+    }
+done
+if ! zcat /usr/share/man/man1/openstack-image-delete.1.gz |
+        sed 's/\\-/-/g' | grep -qF "$html"; then
+    echo 'the manual page does not point to the HTML guides' >&2
+    exit 1
+fi
+summary doc_pages "$(find "$html" -name '*.html' | wc -l)"
 dpkg-query -W -f '${Package} ${Version}\n' python3-ims-osc-plugin \
     python3-openstackclient python3-osc-lib python3-openstacksdk \
     python3-keystoneauth1 python3-cliff python3

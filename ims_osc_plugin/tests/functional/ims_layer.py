@@ -53,6 +53,13 @@ is a WSGI layer around the unmodified Glance application that:
       seconds to ``GET /v2/images/{id}`` on the IMS ports, with status
       ``pending_delete``, as IMS does while it finishes a delete in the
       background (and Glance with delayed delete);
+  ``ims``
+      IMS's own refusal: ``{"error": {"code": "IMG.xxxx", "message":
+      ...}}`` with IMS's message for that code (see :data:`IMS_ERRORS`)
+      and a chosen status (400 by default, as IMS documents it). Glance
+      never sees the request, except for ``IMG.0176``: the image is
+      deleted (its backup stays), then the answer says the backup could
+      not be deleted, as IMS answers when the backup's deletion fails;
 
 - answers the version document at the root of the image endpoint (``GET
   /`` and ``GET /versions``, what keystoneauth's version discovery
@@ -100,7 +107,8 @@ CREATE TABLE IF NOT EXISTS faults (
     status INTEGER NOT NULL DEFAULT 503,
     remaining INTEGER NOT NULL DEFAULT -1,
     delay REAL NOT NULL DEFAULT 0,
-    retry_after TEXT
+    retry_after TEXT,
+    code TEXT
 );
 CREATE TABLE IF NOT EXISTS lingering (
     image_id TEXT PRIMARY KEY,
@@ -134,6 +142,20 @@ HTML_PAGE = (
     '<html>\r\n<head><title>{line}</title></head>\r\n'
     '<body>\r\n<center><h1>{line}</h1></center>\r\n'
     '<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n')
+
+
+# IMS's error codes for a delete and the messages IMS sends with them
+# (the IMS API reference's Error Codes).
+IMS_ERRORS = {
+    'IMG.0028': 'The image is protected and cannot be deleted.',
+    'IMG.0060': 'The request exceeds the flow control limit.',
+    'IMG.0090': 'The image is being created and cannot be deleted.',
+    'IMG.0092': 'Only the image owner can delete the image.',
+    'IMG.0094': 'Public images cannot be deleted.',
+    'IMG.0176': 'Failed to delete the backup of the full-ECS image.',
+}
+# The code whose answer follows the image's own deletion.
+_AFTER_DELETE = 'IMG.0176'
 
 
 class State:
@@ -192,20 +214,33 @@ class State:
                         delay=delay, retry_after=retry_after)
 
     def set_faults(self, image_ids, kind, status=503, count=-1, delay=0.0,
-                   retry_after=None):
+                   retry_after=None, code=None):
         if kind not in _FAULT_KINDS:
             raise ValueError('unknown fault kind %r' % kind)
+        if (kind == 'ims') != (code is not None) or (
+                code is not None and code not in IMS_ERRORS):
+            raise ValueError('an ims fault needs one of %s' % sorted(
+                IMS_ERRORS))
         delay = min(float(delay), _MAX_DELAY)
         retry_after = None if retry_after is None else str(retry_after)
         with self._connect() as db:
             db.execute('BEGIN')
             db.executemany(
-                'INSERT OR REPLACE INTO faults '
-                '(image_id, kind, status, remaining, delay, retry_after) '
-                'VALUES (?, ?, ?, ?, ?, ?)',
-                [(i, kind, status, count, delay, retry_after)
+                'INSERT OR REPLACE INTO faults (image_id, kind, status, '
+                'remaining, delay, retry_after, code) '
+                'VALUES (?, ?, ?, ?, ?, ?, ?)',
+                [(i, kind, status, count, delay, retry_after, code)
                  for i in image_ids])
             db.execute('COMMIT')
+
+    def set_ims_error(self, image_id, code, status=400, count=-1,
+                      retry_after=None):
+        """Answer DELETEs of ``image_id`` with IMS's error ``code``.
+
+        For ``count`` attempts (-1: always); see the ``ims`` fault kind.
+        """
+        self.set_faults([image_id], 'ims', status=status, count=count,
+                        retry_after=retry_after, code=code)
 
     def clear_faults(self):
         with self._connect() as db:
@@ -327,9 +362,9 @@ class _Closing:
         self.db.close()
 
 
-def _json_error(status, message):
+def _json_error(status, message, code=None):
     """(status line, headers, chunks) of an IMS-style JSON error."""
-    body = json.dumps({'error': {'code': 'IMS.%04d' % status,
+    body = json.dumps({'error': {'code': code or 'IMS.%04d' % status,
                                  'message': message}}).encode()
     return ('%d %s' % (status, _REASONS.get(status, 'Error')),
             [('Content-Type', 'application/json'),
@@ -337,11 +372,12 @@ def _json_error(status, message):
 
 
 _FAULT_KINDS = ('status', 'html', 'drop', 'lost', 'vanish', 'delay',
-                'linger')
+                'linger', 'ims')
 _IMAGE = re.compile(r'\A/v2/images/([^/]+)\Z')
 _ROOT_PATHS = ('', '/', '/versions')
 
-_REASONS = {500: 'Internal Server Error', 502: 'Bad Gateway',
+_REASONS = {400: 'Bad Request',
+            500: 'Internal Server Error', 502: 'Bad Gateway',
             503: 'Service Unavailable', 504: 'Gateway Timeout',
             429: 'Too Many Requests', 404: 'Not Found'}
 
@@ -436,6 +472,8 @@ class IMSLayer:
                 return _error_reply(fault)
             elif kind == 'linger':
                 shown = self._document(environ)
+            elif kind == 'ims' and fault['code'] != _AFTER_DELETE:
+                return _error_reply(fault)
 
         delete_backup = _delete_backup(body)
         if delete_backup is None:
@@ -448,7 +486,10 @@ class IMSLayer:
             outcome['backup'] = backup
             answer = self._glance(environ)
             if answer[0].startswith('204') and backup:
-                if delete_backup:
+                if delete_backup and kind == 'ims':
+                    # IMG.0176: IMS failed to delete it.
+                    outcome['backup_action'] = 'failed'
+                elif delete_backup:
                     self.state.delete_backup(backup)
                     outcome['backup_action'] = 'deleted'
                 else:
@@ -457,6 +498,10 @@ class IMSLayer:
             shown['status'] = 'pending_delete'
             self.state.linger(match.group(1), json.dumps(shown),
                               fault['delay'])
+        if kind == 'ims' and answer[0].startswith('204'):
+            # IMG.0176: the image went; its backup did not.
+            outcome['served'] = 204
+            return _error_reply(fault)
         if kind == 'lost':
             # The work is done; the answer never leaves.
             outcome['served'] = int(answer[0].split()[0])
@@ -563,6 +608,10 @@ def _error_reply(fault):
         body = HTML_PAGE.format(line=line).encode()
         headers = [('Content-Type', 'text/html'),
                    ('Content-Length', str(len(body)))]
+    elif fault['kind'] == 'ims':
+        line, headers, body = _json_error(
+            status, IMS_ERRORS[fault['code']], fault['code'])
+        body = body[0]
     else:
         line, headers, body = _json_error(
             status, 'Injected fault: the image service is busy, try again '

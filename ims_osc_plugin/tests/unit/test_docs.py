@@ -33,6 +33,11 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
 USAGE = 'doc/source/usage.rst'
 TROUBLESHOOTING = 'doc/source/troubleshooting.rst'
+DELETE_BACKUP = 'doc/source/delete-backup.rst'
+CONFIGURATION = 'doc/source/configuration.rst'
+INSTALL = 'doc/source/install.rst'
+CONTRIBUTOR = 'doc/source/contributor.rst'
+EXIT_STATUS = 'doc/source/exit-status.inc'
 
 
 def _read(path):
@@ -41,10 +46,14 @@ def _read(path):
 
 
 def _pages():
-    """README.rst and every page of doc/source, by path from the top."""
+    """README.rst and every page of doc/source, by path from the top.
+
+    The text that pages include (``*.inc``) counts as a page of its own.
+    """
     paths = ['README.rst'] + sorted(
-        os.path.relpath(p, TOP) for p in glob.glob(
-            os.path.join(TOP, 'doc', 'source', '**', '*.rst'),
+        os.path.relpath(p, TOP) for ext in ('rst', 'inc')
+        for p in glob.glob(
+            os.path.join(TOP, 'doc', 'source', '**', '*.' + ext),
             recursive=True))
     return {p: _read(p) for p in paths}
 
@@ -74,7 +83,8 @@ TOPICS = {
         r'What the tries of one DELETE got',
         r'404 answered a retry whose earlier try may have reached',
     ]),
-    'the exit status table': (TROUBLESHOOTING, [
+    # Included by the troubleshooting page and the manual page.
+    'the exit status table': (EXIT_STATUS, [
         r'(?m)^\s*(\* - )?130\s*$',
         r'(?m)^\s*(\* - )?143\s*$',
     ]),
@@ -86,6 +96,25 @@ TOPICS = {
     'the command synopsis': (USAGE, [
         re.escape('[--workers <count>] [--retries <count>]'),
     ]),
+    'what the backup options send and do': (DELETE_BACKUP, [
+        re.escape('Sends {"delete_backup": false}'),
+        r'IMS deletes a backup only when delete_backup is true',
+    ]),
+    'why --store does not combine with the backup options': (
+        DELETE_BACKUP, [r'so the plugin refuses the combination']),
+    "plain Glance's refusal of a body": (TROUBLESHOOTING, [
+        r'which rejects any request body on DELETE']),
+    'the openstacksdk version that reads fixed retry delays': (
+        CONFIGURATION, [r'openstacksdk 4\.11']),
+    'the Python and client floors': (INSTALL, [
+        r'Python 3\.9 or newer',
+        r'python-openstackclient 6\.0\.0 or newer']),
+    'how the Debian build checks the packages': (CONTRIBUTOR, [
+        r'must be byte-identical', r'debootstrap --variant=minbase']),
+    "pbr's version in Debian": (CONTRIBUTOR, [
+        r'0\.1\.0~devN-1~deb12']),
+    "IMS's error codes": (TROUBLESHOOTING, [
+        r'the request exceeds IMS.s flow-control limit']),
 }
 
 
@@ -283,3 +312,127 @@ class TestSynopsis(testtools.TestCase):
     def test_the_check_can_fail(self):
         self.assertIsNone(re.search(re.escape('--store <STORE>') + r'[\]| ]',
                                     '[--store <store>]'))
+
+
+def _titles(text):
+    """The section titles of a reStructuredText page."""
+    lines = text.splitlines()
+    return {lines[i].strip() for i in range(len(lines) - 1)
+            if lines[i].strip() and re.fullmatch(r'([=\-~^"])\1{2,}',
+                                                 lines[i + 1].strip())
+            and len(lines[i + 1].strip()) >= len(lines[i].strip())}
+
+
+def _title_words(title):
+    return _flat(title).replace('``', '')
+
+
+# Files that a build makes: pointers to them are not checked.
+_MADE = ('doc/build', 'releasenotes/build', 'dist', 'dist-deb', '.tox',
+         '.venv', 'releasenotes/notes/reno.cache', 'debian/man',
+         'debian/doctrees', 'RELEASENOTES.rst', 'ChangeLog', 'AUTHORS')
+
+
+def broken_pointers(pages, exists):
+    """Plain-text pointers in ``pages`` that lead nowhere.
+
+    Sphinx checks ``:ref:`` and ``:doc:`` targets; prose points on in ways
+    it does not read: ``:doc:`install` (*Debian package*)``, "the README's
+    *Quick start*", "the Troubleshooting guide", ``doc/source/usage.rst``.
+    ``pages`` maps a path to its text; ``exists(path)`` tells whether a
+    file or folder of the source tree exists.
+    """
+    titles = {path: {_title_words(t) for t in _titles(text)}
+              for path, text in pages.items()}
+    page_titles = {}
+    for path, text in pages.items():
+        found = _titles(text)
+        if found and path.startswith('doc/source/'):
+            first = text.strip().splitlines()
+            # The page's own title is the first one (over- and underlined).
+            name = first[1].strip() if re.fullmatch(
+                r'=+', first[0].strip()) else first[0].strip()
+            page_titles[_title_words(name).lower()] = path
+    broken = []
+    for path, text in sorted(pages.items()):
+        flat = _flat(text)
+        for page, section in re.findall(
+                r':doc:`([^`<]+)`,? \(?\*([^*]+)\*', flat):
+            target = 'doc/source/%s.rst' % page.strip()
+            if target not in pages:
+                broken.append('%s: no page %s' % (path, target))
+            elif _title_words(section) not in titles[target]:
+                broken.append('%s: %s has no section %r' % (
+                    path, target, section))
+        for section in re.findall(r"README's \*([^*]+)\*", flat):
+            if _title_words(section) not in titles.get('README.rst', ()):
+                broken.append('%s: README.rst has no section %r' % (
+                    path, section))
+        for name in re.findall(r'\bthe ([A-Z][\w-]*) guide\b', flat):
+            if name.lower() not in page_titles:
+                broken.append('%s: no page titled %r' % (path, name))
+        # Paths from the top, and the top folder's own files (a bare
+        # name elsewhere, such as a build's lintian.txt, is not checked).
+        for target in re.findall(
+                r'``((?:doc|tools|debian|releasenotes|ims_osc_plugin|\.ci)'
+                r'/[\w./+-]*|[\w-]*requirements\.txt|README\.rst|'
+                r'[\w-]+\.(?:cfg|ini|toml|in))``', text):
+            target = target.rstrip('/')
+            if not target.startswith(_MADE) and not exists(target):
+                broken.append('%s: no file %s' % (path, target))
+    return broken
+
+
+class TestPointers(testtools.TestCase):
+    """Plain-text pointers to pages, sections and files resolve."""
+
+    def test_every_pointer_resolves(self):
+        if not os.path.isdir(os.path.join(TOP, 'doc', 'source')):
+            self.skipTest('no doc/source here (an installed package)')
+        pages = _pages()
+        self.assertEqual([], broken_pointers(
+            pages, lambda p: os.path.exists(os.path.join(TOP, p))))
+
+    def test_the_check_can_fail(self):
+        pages = {
+            'README.rst': 'Quick start\n-----------\n',
+            'doc/source/install.rst': (
+                '=======\nInstall\n=======\n\nDebian package\n'
+                '--------------\n'),
+            'doc/source/contributor.rst': (
+                "See :doc:`install` (*Installing from your distribution*),"
+                " :doc:`install` (*Debian package*), the README's *Quick"
+                " start*, the Install guide, the"
+                " Troubleshooting guide, ``doc/source/gone.rst`` and"
+                " ``doc/source/install.rst``.\n"),
+        }
+        broken = broken_pointers(pages, lambda p: p in pages)
+        self.assertEqual([
+            "doc/source/contributor.rst: doc/source/install.rst has no "
+            "section 'Installing from your distribution'",
+            "doc/source/contributor.rst: no page titled 'Troubleshooting'",
+            'doc/source/contributor.rst: no file doc/source/gone.rst',
+        ], broken)
+
+
+class TestEssentialsInHelp(testtools.TestCase):
+    """--help says what most users never read elsewhere."""
+
+    def test_help_warns_and_points_to_dry_run(self):
+        texts = _help_texts()
+        backup = texts['--help of --delete-backup']
+        self.assertIn('cannot be restored', backup)
+        self.assertIn('--dry-run first', backup)
+        store = texts['--help of --store']
+        self.assertIn('Cannot be combined with --delete-backup or '
+                      '--no-delete-backup', store)
+
+    def test_manual_page_has_the_exit_statuses(self):
+        path = os.path.join(TOP, 'doc', 'source', 'man',
+                            'openstack-image-delete.rst')
+        if not os.path.exists(path):
+            self.skipTest('no doc/source here (an installed package)')
+        text = _read('doc/source/man/openstack-image-delete.rst')
+        self.assertIn('.. include:: ../exit-status.inc', text)
+        self.assertIn('/usr/share/doc/python-ims-osc-plugin-doc/html/',
+                      _flat(text))

@@ -334,8 +334,21 @@ class TestDeleteImage(CommandTestCase):
     def test_store_dot_segments_refused(self):
         self.cloud.add(fakes.image('s'))
         self.assertFails(['--store', '..', 's'],
-                         'Failed to delete 1 of 1 images.')
-        self.assertEqual([], self.deletes())
+                         "--store '..' is not a store's name: give one "
+                         "that 'openstack image stores list' shows.")
+        self.assertFalse(self.requests.called)
+
+    def test_empty_store_refused_before_any_request(self):
+        # Also with a backup option: the empty store is the first error.
+        self.cloud.add(fakes.image('s'))
+        for store in ('', ' ', '.'):
+            for flags in ([], ['--delete-backup'], ['--no-delete-backup']):
+                e = self.assertRaises(
+                    exceptions.CommandError, self.run_cmd,
+                    ['--store', store] + flags + ['s'])
+                self.assertIn("is not a store's name", str(e))
+                self.assertNotIn('\n', str(e))
+        self.assertFalse(self.requests.called)
 
     def test_empty_argument(self):
         self.assertFails(['', ' \t'], 'Failed to delete 2 of 2 images.')
