@@ -20,6 +20,7 @@ before it reaches a terminal.
 import datetime
 import email.utils
 import http
+import json
 import re
 import time
 
@@ -148,3 +149,34 @@ def server_message(response):
         while prefix and text.startswith(prefix):
             text = text[len(prefix):].lstrip(' :-')
     return text or None
+
+
+# An error document is small; a longer body is a page, not one of these.
+_MAX_ERROR_BODY = 65536
+_ERROR_CODE = re.compile(r'\A[A-Za-z]{2,16}\.\d{1,8}\Z')
+
+
+def ims_error_code(response):
+    """The ``"IMG.0060"`` / ``"APIGW.0308"`` code of an error answer, or None.
+
+    Read from ``{"error": {"code": ..., "message": ...}}`` (IMS, the API
+    gateway), or a top-level ``"error_code"`` / ``"code"`` string. Only the
+    first :data:`_MAX_ERROR_BODY` bytes are looked at, and only a string
+    shaped as such a code is returned; it never raises.
+    """
+    try:
+        content = response.content
+        if not isinstance(content, bytes) or len(content) > _MAX_ERROR_BODY:
+            return None
+        body = json.loads(content.decode('utf-8'))
+    except Exception:
+        return None
+    if not isinstance(body, dict):
+        return None
+    error = body.get('error')
+    candidates = [error.get('code')] if isinstance(error, dict) else []
+    candidates += [body.get('error_code'), body.get('code')]
+    for code in candidates:
+        if isinstance(code, str) and _ERROR_CODE.match(code):
+            return code
+    return None

@@ -37,6 +37,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 
 from ims_osc_plugin import answers
 from ims_osc_plugin import images
+from ims_osc_plugin import throttle
 
 # DELETE and GET are idempotent, so these answers are retried with backoff.
 RETRIABLE_STATUS_CODES = (429, 502, 503, 504)
@@ -212,6 +213,9 @@ class ImageClient:
 
     :attr:`cancel` is a :class:`threading.Event`: once set, no request is
     sent or retried (:class:`Interrupted` is raised instead).
+
+    :attr:`gate` is the :class:`~ims_osc_plugin.throttle.Gate` every
+    request passes: when the service throttles, all of them wait together.
     """
 
     def __init__(self, adapter, retries=None):
@@ -219,6 +223,7 @@ class ImageClient:
         self._base_url = None
         self.retries = retries
         self.cancel = threading.Event()
+        self.gate = throttle.Gate()
 
     @classmethod
     def from_session(cls, session, **adapter_kwargs):
@@ -329,6 +334,9 @@ class ImageClient:
     def _url(self, *segments):
         return '/'.join([self.base_url] + [_segment(s) for s in segments])
 
+    def _allowed(self, kind):
+        return self._retries(kind) if self.retries is None else self.retries
+
     def _retries(self, kind):
         configured = getattr(self._adapter, kind + '_retries', None)
         return DEFAULT_RETRIES if configured is None else int(configured)
@@ -355,24 +363,38 @@ class ImageClient:
         while True:
             if self.cancel.is_set():
                 raise Interrupted(attempts, error)
+            # Waiting at the gate sends nothing and spends no retry; it is
+            # bounded by the waits this request's retries could take.
+            ticket = self.gate.enter(self.cancel, patience=MAX_RETRY_WAIT * (
+                1 + self._allowed('status_code')))
+            if ticket is None:
+                raise Interrupted(attempts, error)
+            throttled = wait = None
             try:
                 response = self._adapter.request(
                     url, method, raise_exc=False, redirect=False,
                     connect_retries=0, status_code_retries=0, logger=LOG,
                     **kwargs)
+                status = response.status_code
+                throttled, wait = throttle.throttling(response)
             except ks_exceptions.ConnectionError as e:
                 attempts.append(Attempt(None, not answers.never_connected(e)))
                 kind, wait, error = 'connect', None, e
             else:
-                status = response.status_code
                 if status < 400:
                     break
-                attempts.append(Attempt(status, status not in _NOT_ACTED_ON))
+                attempts.append(Attempt(status, status not in _NOT_ACTED_ON
+                                        and not throttled))
                 error = ks_exceptions.from_response(response, method, url)
-                if status not in RETRIABLE_STATUS_CODES:
+                if status not in RETRIABLE_STATUS_CODES and not throttled:
                     error.attempts = attempts
                     raise error
-                kind, wait = 'status_code', answers.retry_after(response)
+                kind = 'status_code'
+                wait = answers.retry_after(response)
+            finally:
+                # None: no answer came.
+                self.gate.leave(ticket, throttled=bool(throttled), wait=wait,
+                                success=throttled is False and status < 500)
             if wait is not None and wait > MAX_RETRY_WAIT:
                 raise RetryAfterTooLong(error, wait, attempts)
             if self.retries is not None:
@@ -382,8 +404,14 @@ class ImageClient:
             if used >= allowed:
                 error.attempts = attempts
                 raise error
-            delay = max(self._delay(kind, tries[kind]), wait or 0)
             tries[kind] += 1
+            if throttled:
+                # The shared gate, now closed, does the waiting.
+                LOG.info('%s %s: %s; retrying when the service\'s limit '
+                         'allows (retry %d of %d)', method, url,
+                         self._describe(error), used + 1, allowed)
+                continue
+            delay = max(self._delay(kind, tries[kind] - 1), wait or 0)
             LOG.info('%s %s: %s; retrying in %.1f s (retry %d of %d)',
                      method, url, self._describe(error), delay, used + 1,
                      allowed)
