@@ -193,13 +193,16 @@ class DeleteImage(osc_image.DeleteImage):
     def _report(self, deletion, args, project_id):
         """Print each job's lines as the engine hands it back."""
         total = len(deletion.jobs)
-        progress = terminal.ProgressLine(self.app.stderr,
-                                         total >= PROGRESS_MIN_IMAGES)
+        gate = deletion.client.gate
+        progress = terminal.ProgressLine(
+            self.app.stderr, total >= PROGRESS_MIN_IMAGES,
+            note=lambda: msg.throttle_note(gate.waiting()))
         template = msg.PROGRESS_DRY_RUN if args.dry_run else msg.PROGRESS
         counts = dict.fromkeys(
             (outcomes.DELETED, outcomes.FAILED, outcomes.UNKNOWN,
              outcomes.NOT_ATTEMPTED, outcomes.WOULD_DELETE,
              outcomes.WOULD_REFUSE), 0)
+        progress.start_ticking()
         try:
             for job in deletion.run():
                 progress.clear()
@@ -219,7 +222,7 @@ class DeleteImage(osc_image.DeleteImage):
                     'failed': counts[outcomes.FAILED] +
                     counts[outcomes.UNKNOWN]})
         finally:
-            progress.clear()
+            progress.close()
         return counts
 
     def _summary(self, counts, jobs, caught, args):

@@ -19,6 +19,7 @@ Every value that comes from the service or the user goes through
 """
 
 import logging
+import math
 
 from keystoneauth1 import exceptions as ks_exceptions
 
@@ -129,6 +130,11 @@ PROGRESS = ('Deleting images: %(done)d/%(total)d done, %(deleted)d deleted, '
             '%(failed)d failed')
 PROGRESS_DRY_RUN = ('Dry run: %(done)d/%(total)d done, %(would)d would be '
                     'deleted, %(failed)d failed')
+# Added to the progress line while the image service throttles the run.
+PROGRESS_THROTTLED = ("waiting %(seconds)d s for the image service's "
+                      "request limit")
+PROGRESS_PROBING = ("waiting for the image service's request limit: "
+                    "trying one request")
 
 # Refusals before any request.
 STORE_WITH_FLAG = ('--store cannot be combined with %(flags)s: IMS deletes '
@@ -305,3 +311,15 @@ def result_lines(job, delete_backup=None, store=None, dry_run=False,
     template = UNKNOWN if kind == outcomes.UNKNOWN else FAILED
     return [(logging.ERROR, template % {
         'image': image, 'reason': _why_not_deleted(job, delete_backup)})]
+
+
+def throttle_note(seconds):
+    """The progress line's note for a gate opening in ``seconds``.
+
+    ``None`` (the gate is open) gives ``''``.
+    """
+    if seconds is None:
+        return ''
+    if seconds <= 0:
+        return PROGRESS_PROBING
+    return PROGRESS_THROTTLED % {'seconds': math.ceil(seconds)}
