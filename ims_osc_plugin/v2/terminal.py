@@ -110,8 +110,7 @@ class ProgressLine:
                 self.drawn = False
 
     def start_ticking(self, interval=1.0):
-        """Redraw every ``interval`` seconds, with the note, until
-        :meth:`close`."""
+        """Redraw every ``interval`` seconds, with the note, until closed."""
         if not (self.on and self._note) or self._ticker is not None:
             return
         done = threading.Event()

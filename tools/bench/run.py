@@ -42,9 +42,9 @@ per-request delay, and runs the real ``openstack`` CLI of each venv:
   ratio of the gateway's floor (the time the gateway needs to let one
   request per image through), for core and the plugin (issue 24).
 
-It prints the targets of issues 5 and 24 with PASS or FAIL and exits 1 if one fails
-(unless ``--no-check``), 2 if a run itself went wrong. Run it with ``tox -e
-bench`` or ``python tools/bench/run.py --help``.
+It prints the targets of issues 5 and 24 with PASS or FAIL and exits 1 if
+one fails (unless ``--no-check``), 2 if a run itself went wrong. Run it
+with ``tox -e bench`` or ``python tools/bench/run.py --help``.
 """
 
 import argparse
@@ -408,8 +408,10 @@ def bulk(args, core, plugin, url, env, has_workers, has_retries):
 
 
 def throttle_floor(images, limit, window):
-    """Seconds a LIMIT/WINDOW gateway needs to let one request per image
-    through: the first window starts with the first request."""
+    """Seconds a LIMIT/WINDOW gateway needs to pass one request per image.
+
+    The first window starts with the first request.
+    """
     return max(0, -(-images // limit) - 1) * window
 
 

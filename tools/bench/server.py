@@ -136,8 +136,10 @@ class State:
 
     def reset(self, images=0, seed=0, fail_rate=None, throttle=False,
               throttle_retry_after=None):
-        """New images; ``throttle``: ``[limit, window]``, ``None`` or False
-        (unchanged)."""
+        """New images; ``throttle``: ``[limit, window]``, None or False.
+
+        False leaves the throttle as it is.
+        """
         made = make_images(images, seed)
         with self.lock:
             if throttle is not False:

@@ -75,9 +75,9 @@ def refused_connection():
 
 
 class InstantGate(throttle.Gate):
-    """The real throttle gate on a fake clock: a closed gate's wait passes
-    at once and is recorded in ``waits``.
+    """The real throttle gate on a fake clock.
 
+    A closed gate's wait passes at once and is recorded in ``waits``.
     Waiting for a probe's answer or for room in flight stays a real wait,
     which the answer ends at once.
     """
