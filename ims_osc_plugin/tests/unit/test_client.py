@@ -33,6 +33,8 @@ from ims_osc_plugin.tests.unit import fakes
 from ims_osc_plugin import throttle
 
 IMAGE_ID = '4ca46bf1-5c61-48ff-b4f3-0ad4e5e3ba90'
+# Before TestBase puts fakes.InstantGate in its place.
+RealGate = throttle.Gate
 
 
 class TestBase(testtools.TestCase):
@@ -380,6 +382,28 @@ class TestDelete(TestBase):
         e = self.assertRaises(client.Interrupted, self.ims.delete_image,
                               IMAGE_ID)
         self.assertEqual([], e.attempts)
+        self.assertFalse(self.requests.called)
+
+    def test_cancel_while_waiting_at_the_gate(self):
+        self.ims.gate = RealGate()
+        self.ims.gate.leave(self.ims.gate.enter(threading.Event()),
+                            throttled=True, wait=30)
+        raised = []
+
+        def delete():
+            try:
+                self.ims.delete_image(IMAGE_ID)
+            except client.Interrupted as e:
+                raised.append(e)
+
+        worker = threading.Thread(target=delete)
+        worker.start()
+        worker.join(0.3)
+        self.assertTrue(worker.is_alive())
+        self.ims.cancel.set()
+        worker.join(2)
+        self.assertFalse(worker.is_alive())
+        self.assertEqual([[]], [e.attempts for e in raised])
         self.assertFalse(self.requests.called)
 
     def test_retry_notices_at_info(self):
