@@ -198,7 +198,11 @@ class Gate:
                 self._probing = False
             if throttled:
                 self.throttled += 1
-                self._close(ticket, wait, now)
+                if wait is None or wait <= MAX_WAIT:
+                    self._close(ticket, wait, now)
+                # Else the client ends that request at once (see
+                # client.RetryAfterTooLong): held at the gate, each other
+                # image would wait a minute to learn the same.
             elif ticket.probe:
                 # Through: the service takes requests again.
                 self._learn(ticket.sent - self._closed_since, enough=True)
@@ -208,8 +212,6 @@ class Gate:
             self._lock.notify_all()
 
     def _close(self, ticket, wait, now):
-        if wait is not None:
-            wait = float(min(wait, MAX_WAIT))
         if self._opens_at is None and ticket.epoch == self._epoch:
             # Open until now: a new closing.
             self.closings += 1

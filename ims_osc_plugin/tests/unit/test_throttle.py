@@ -133,6 +133,11 @@ class TestGateAlone(testtools.TestCase):
         self.assertIsNone(self.gate.waiting())
         self.assertIsNotNone(self.admit())
 
+    def test_retry_after_beyond_the_cap_leaves_it_open(self):
+        self.gate.leave(self.admit(), throttled=True, wait=86400)
+        self.assertIsNone(self.gate.waiting())
+        self.assertEqual((1, 0), (self.gate.throttled, self.gate.closings))
+
     def test_in_flight_halved_and_recovered(self):
         tickets = [self.admit() for _ in range(8)]
         self.gate.leave(tickets.pop(), throttled=True, wait=1)

@@ -559,6 +559,14 @@ class TestRetrySettings(CommandTestCase):
         self.assertEqual([], self.waits)
         self.assertEqual(1, len(self.deletes()))
 
+    def test_retry_after_beyond_cap_holds_no_other_image(self):
+        for name in ('x', 'y', 'z'):
+            self.fail_delete(name, *[(429, '', {'Retry-After': '86400'})])
+        self.assertFails(['x', 'y', 'z'], 'Failed to delete 3 of 3 images.')
+        # Each learns it from its own answer, at once.
+        self.assertEqual([], self.waits)
+        self.assertEqual(3, len(self.deletes()))
+
 
 class TestDryRun(CommandTestCase):
 
