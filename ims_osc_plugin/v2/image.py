@@ -360,8 +360,10 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         """
         self._parsed = args
         total = len(deletion.jobs)
+        gate = deletion.client.gate
         progress = terminal.ProgressLine(
-            self.app.stderr, total >= PROGRESS_MIN_IMAGES or args.wait)
+            self.app.stderr, total >= PROGRESS_MIN_IMAGES or args.wait,
+            note=lambda: msg.throttle_note(gate.waiting()))
         template = msg.PROGRESS_DRY_RUN if args.dry_run else msg.PROGRESS
         counts = dict.fromkeys(
             (outcomes.DELETED, outcomes.FAILED, outcomes.UNKNOWN,
@@ -382,6 +384,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
                 'image': msg.printable(job.arg, 40), 'seconds': seconds})
 
         deletion.on_wait = waiting
+        progress.start_ticking()
         try:
             for job in deletion.run():
                 progress.clear()
@@ -397,7 +400,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
                 progress.show(line())
                 yield job
         finally:
-            progress.clear()
+            progress.close()
         return counts
 
     def _summary(self, counts, jobs, caught, args):

@@ -19,6 +19,7 @@ Every value that comes from the service or the user goes through
 """
 
 import logging
+import math
 
 from keystoneauth1 import exceptions as ks_exceptions
 
@@ -169,6 +170,11 @@ PROGRESS = ('Deleting images: %(done)d/%(total)d done, %(deleted)d deleted, '
             '%(failed)d failed')
 PROGRESS_DRY_RUN = ('Dry run: %(done)d/%(total)d done, %(would)d would be '
                     'deleted, %(failed)d failed')
+# Added to the progress line while the image service throttles the run.
+PROGRESS_THROTTLED = ("waiting %(seconds)d s for the image service's "
+                      "request limit")
+PROGRESS_PROBING = ("waiting for the image service's request limit: "
+                    "trying one request")
 
 # Refusals before any request.
 BAD_STORE = ("--store '%(store)s' is not a store's name: give one that "
@@ -388,6 +394,18 @@ def result_lines(job, delete_backup=None, store=None, dry_run=False,
     return [(logging.ERROR, template % {
         'image': image, 'reason': _why_not_deleted(job, delete_backup)} +
         _request_id_suffix(job))]
+
+
+def throttle_note(seconds):
+    """The progress line's note for a gate opening in ``seconds``.
+
+    ``None`` (the gate is open) gives ``''``.
+    """
+    if seconds is None:
+        return ''
+    if seconds <= 0:
+        return PROGRESS_PROBING
+    return PROGRESS_THROTTLED % {'seconds': math.ceil(seconds)}
 
 
 # -- records (-f) and what the scripting options add ------------------------
