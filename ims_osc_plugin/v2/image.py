@@ -192,7 +192,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         if getattr(parsed_args, 'formatter', None) is None:
             # As core: take_action returns the exit status.
             return cliff_command.Command.run(self, parsed_args)
-        from ims_osc_plugin import records
+        from ims_osc_plugin.v2 import records
 
         parsed_args = self._run_before_hooks(parsed_args)
         self.formatter = self._formatter_plugins[parsed_args.formatter].obj
@@ -247,7 +247,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         cliff's value and csv formatters write a row as it is yielded;
         flushing makes it reach a pipe then, not at exit.
         """
-        from ims_osc_plugin import records
+        from ims_osc_plugin.v2 import records
 
         for job in self._run(deletion, args, project_id):
             yield records.record(job, deletion)
@@ -275,7 +275,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         return None
 
     def _read_plan(self, args):
-        from ims_osc_plugin import plan
+        from ims_osc_plugin.v2 import plan
 
         given = [option for option, value in (
             ('image arguments', args.images),

@@ -233,15 +233,12 @@ def is_body_rejected(error):
 
 def reason(error, delete_backup=None):
     """One line that says why an image was not deleted."""
-    # Here, not at the top: stevedore imports this module on every run.
-    from ims_osc_plugin import plan
-
-    if isinstance(error, plan.Changed):
+    if isinstance(error, outcomes.Changed):
         return PLAN_CHANGED % {'changes': ', '.join(
             PLAN_CHANGE % {'field': field, 'planned': printable(repr(old)),
                            'now': printable(repr(new))}
             for field, old, new in error.changes)}
-    if isinstance(error, plan.Vanished):
+    if isinstance(error, outcomes.Vanished):
         return PLAN_VANISHED
     if isinstance(error, client.ImageNotFound):
         return NOT_FOUND

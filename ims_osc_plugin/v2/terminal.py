@@ -17,6 +17,8 @@ import contextlib
 import signal
 import threading
 
+from ims_osc_plugin import threads
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -116,6 +118,7 @@ class ProgressLine:
         done = threading.Event()
 
         def tick():
+            threads.block_signals()
             shown = ''
             while not done.wait(interval):
                 with self._lock:
