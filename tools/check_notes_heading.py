@@ -13,13 +13,15 @@
 
 """Check that the release notes are headed with the version, not "0.0.0".
 
-``python tools/check_notes_heading.py FILE [VERSION]`` exits 1 unless the
+``python tools/check_notes_heading.py FILE [VERSION]`` exits 1 if the
 first version heading of FILE (reno's RELEASENOTES.rst, or a page of the
-HTML release notes) is VERSION (by default pbr's version of this tree), or
-reno's title for the commits after a tag ("0.1.0-3"). tox -e releasenotes
-runs it on the HTML built from git; tools/smoke_dist.py on the sdist's
-RELEASENOTES.rst and on the HTML built from the unpacked sdist. See
-releasenotes/heading.py.
+HTML release notes) is missing, is reno's "0.0.0" for an untagged tree, or
+names a development version other than VERSION (by default pbr's version
+of this tree). After a tag reno's own headings pass: the tag ("0.1.0",
+which heads its notes until a newer note is committed) or "0.1.0-3".
+tox -e releasenotes runs it on the HTML built from git; tools/smoke_dist.py
+on the sdist's RELEASENOTES.rst and on the HTML built from the unpacked
+sdist. See releasenotes/heading.py.
 """
 
 import configparser
@@ -28,6 +30,8 @@ import os
 import re
 import sys
 
+# reno's name for the current version when no tag is found.
+UNTAGGED = '0.0.0'
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -71,8 +75,9 @@ def first_heading(path):
 
 
 def problem(heading, version):
-    """None if heading names the version, else what is wrong."""
-    if heading == version or (heading and re.fullmatch(r'\S+-\d+', heading)):
+    """None if heading names the version (or a tag), else what is wrong."""
+    if heading == version or (heading and heading != UNTAGGED
+                              and '.dev' not in heading):
         return None
     return ('the release notes are headed %r, not with the version %s'
             % (heading, version))
@@ -94,10 +99,12 @@ def main(argv):
         sys.exit('usage: check_notes_heading.py FILE [VERSION]')
     path = os.path.abspath(argv[0])
     version = argv[1] if len(argv) == 2 else pbr_version()
-    error = problem(first_heading(path), version)
+    heading = first_heading(path)
+    error = problem(heading, version)
     if error:
         sys.exit('check_notes_heading: %s: %s' % (path, error))
-    print('check_notes_heading: %s headed %s' % (path, version))
+    print('check_notes_heading: %s headed %s (version %s)'
+          % (path, heading, version))
 
 
 if __name__ == '__main__':
