@@ -91,7 +91,8 @@ class BuildReno(Command):
                               self.distribution.get_version())
         if title is None:
             return
-        for entry in cache['notes'] + cache['dates']:
+        # Debian 12's reno (2.11) writes no 'dates'.
+        for entry in cache['notes'] + cache.get('dates', []):
             if entry['version'] == UNTAGGED:
                 entry['version'] = title
         with open(cache_file, 'w', encoding='utf-8') as f:
