@@ -73,8 +73,11 @@ class BuildReno(Command):
 
     def run(self):
         # pbr's sdist runs this command only where reno can be imported.
+        from reno import config
+        from reno import formatter
+        from reno import loader
+        from reno import setup_command
         import yaml
-        from reno import config, formatter, loader, setup_command
 
         reno_command = setup_command.BuildReno(self.distribution)
         for option in ('repo_root', 'rel_notes_dir', 'output_file'):

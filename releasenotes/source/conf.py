@@ -26,7 +26,7 @@ from sphinx.util import logging
 
 _TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
 sys.path.insert(0, _TOP)
-from releasenotes import heading  # noqa: E402
+from releasenotes import heading  # noqa: E402,I202
 
 extensions = [
     'reno.sphinxext',
