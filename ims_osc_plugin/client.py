@@ -40,6 +40,7 @@ from urllib3 import exceptions as urllib3_exceptions
 
 from ims_osc_plugin import answers
 from ims_osc_plugin import images
+from ims_osc_plugin import throttle
 
 # DELETE and GET are idempotent, so these answers are retried with backoff.
 RETRIABLE_STATUS_CODES = (429, 502, 503, 504)
@@ -295,6 +296,9 @@ class ImageClient:
 
     :attr:`cancel` is a :class:`threading.Event`: once set, no request is
     sent or retried (:class:`Interrupted` is raised instead).
+
+    :attr:`gate` is the :class:`~ims_osc_plugin.throttle.Gate` every
+    request passes: when the service throttles, all of them wait together.
     """
 
     def __init__(self, adapter, retries=None):
@@ -303,6 +307,7 @@ class ImageClient:
         self.retries = retries
         self.cancel = threading.Event()
         self._last = threading.local()
+        self.gate = throttle.Gate()
 
     @property
     def last_request_id(self):
@@ -422,6 +427,9 @@ class ImageClient:
     def _url(self, *segments):
         return '/'.join([self.base_url] + [_segment(s) for s in segments])
 
+    def _allowed(self, kind):
+        return self._retries(kind) if self.retries is None else self.retries
+
     def _retries(self, kind):
         configured = getattr(self._adapter, kind + '_retries', None)
         return DEFAULT_RETRIES if configured is None else int(configured)
@@ -454,6 +462,13 @@ class ImageClient:
         while True:
             if self.cancel.is_set():
                 raise Interrupted(attempts, error)
+            # Waiting at the gate sends nothing and spends no retry; it is
+            # bounded by the waits this request's retries could take.
+            ticket = self.gate.enter(self.cancel, patience=MAX_RETRY_WAIT * (
+                1 + self._allowed('status_code')))
+            if ticket is None:
+                raise Interrupted(attempts, error)
+            throttled = wait = None
             try:
                 response = self._adapter.request(
                     url, method, raise_exc=False, redirect=False,
@@ -462,6 +477,7 @@ class ImageClient:
                 status = response.status_code
                 _read_body(response, MAX_DOCUMENT if 200 <= status < 300
                            else answers.MAX_BODY)
+                throttled, wait = throttle.throttling(response)
             except ks_exceptions.ConnectionError as e:
                 self._last.request_id = None
                 attempts.append(Attempt(None, not answers.never_connected(e)))
@@ -476,15 +492,21 @@ class ImageClient:
                 self._last.request_id = request_id(response)
                 if status < 400:
                     break
-                attempts.append(Attempt(status, status not in _NOT_ACTED_ON))
+                attempts.append(Attempt(status, status not in _NOT_ACTED_ON
+                                        and not throttled))
                 # Read in this thread, bounded: the reporting thread only
                 # prints it.
                 answers.remember_message(response)
                 error = _http_error(response, method, url)
-                if status not in RETRIABLE_STATUS_CODES:
+                if status not in RETRIABLE_STATUS_CODES and not throttled:
                     error.attempts = attempts
                     raise error
-                kind, wait = 'status_code', answers.retry_after(response)
+                kind = 'status_code'
+                wait = answers.retry_after(response)
+            finally:
+                # None: no answer came.
+                self.gate.leave(ticket, throttled=bool(throttled), wait=wait,
+                                success=throttled is False and status < 500)
             if wait is not None and wait > MAX_RETRY_WAIT:
                 raise RetryAfterTooLong(error, wait, attempts)
             if self.retries is not None:
@@ -494,8 +516,14 @@ class ImageClient:
             if used >= allowed:
                 error.attempts = attempts
                 raise error
-            delay = max(self._delay(kind, tries[kind]), wait or 0)
             tries[kind] += 1
+            if throttled:
+                # The shared gate, now closed, does the waiting.
+                LOG.info('%s %s: %s; retrying when the service\'s limit '
+                         'allows (retry %d of %d)', method, url,
+                         self._describe(error), used + 1, allowed)
+                continue
+            delay = max(self._delay(kind, tries[kind] - 1), wait or 0)
             LOG.info('%s %s: %s; retrying in %.1f s (retry %d of %d)',
                      method, url, self._describe(error), delay, used + 1,
                      allowed)

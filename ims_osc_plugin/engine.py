@@ -34,7 +34,6 @@ arguments is deleted once, by the first; the others report its outcome.
 
 import logging
 import queue
-import signal
 import threading
 import time
 
@@ -44,6 +43,7 @@ from ims_osc_plugin import answers
 from ims_osc_plugin import client
 from ims_osc_plugin import images
 from ims_osc_plugin import outcomes
+from ims_osc_plugin import threads
 
 LOG = logging.getLogger(__name__)
 
@@ -95,18 +95,6 @@ class Job:
         return 'Job(%d, %r, %s)' % (self.index, self.arg, self.kind)
 
 
-def _block_signals():
-    """Leave SIGINT and SIGTERM to the main thread.
-
-    Python runs signal handlers in the main thread only. When the kernel
-    hands a signal to a worker thread, the main thread notices it only once
-    it wakes for something else. Blocked here, it goes there at once.
-    """
-    if hasattr(signal, 'pthread_sigmask'):
-        signal.pthread_sigmask(signal.SIG_BLOCK,
-                               {signal.SIGINT, signal.SIGTERM})
-
-
 class _Workers:
     """Daemon threads running tasks from a queue.
 
@@ -142,7 +130,7 @@ class _Workers:
             thread.join(timeout)
 
     def _work(self):
-        _block_signals()
+        threads.block_signals()
         while True:
             item = self._tasks.get()
             if item is None:
@@ -263,17 +251,6 @@ class Deletion:
                 yield job
         finally:
             self._workers.close()
-
-    def records(self):
-        """Run; yield each argument's record, in argument order.
-
-        A :class:`~ims_osc_plugin.records.Record` (a dry run's: a
-        ``PlanRecord``), as ``-f`` prints them.
-        """
-        from ims_osc_plugin import records
-
-        for job in self.run():
-            yield records.record(job, self)
 
     def _wait_until(self, done):
         """Wait for ``done()`` in short steps; whether it came true.

@@ -102,3 +102,22 @@ def judge_dry_run(image, project_id, may_delete_others):
             not may_delete_others):
         return WOULD_REFUSE, OTHER_PROJECT
     return WOULD_DELETE, None
+
+
+# Why a reviewed plan's image is refused (raised by its finder, see
+# ims_osc_plugin.v2.plan): the engine takes them as lookup failures.
+
+class Changed(client.ImsError):
+    """The image is not as reviewed; ``changes``: (field, planned, now).
+
+    ``image`` is its document now.
+    """
+
+    def __init__(self, changes, image):
+        self.changes = changes
+        self.image = image
+        super().__init__(changes)
+
+
+class Vanished(client.ImsError):
+    """No image has the planned ID any more."""

@@ -37,6 +37,7 @@ from keystoneauth1 import exceptions as ks_exceptions
 
 from ims_osc_plugin import client
 from ims_osc_plugin import outcomes
+from ims_osc_plugin import threads
 
 FIRST_POLL = 1.0
 GROWTH = 1.5
@@ -140,9 +141,7 @@ class Waiter:
         answer = {}
 
         def poll():
-            from ims_osc_plugin import engine
-
-            engine._block_signals()
+            threads.block_signals()
             try:
                 doc = self.client.get_image(job.image_id)
             except ks_exceptions.NotFound:

@@ -192,7 +192,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         if getattr(parsed_args, 'formatter', None) is None:
             # As core: take_action returns the exit status.
             return cliff_command.Command.run(self, parsed_args)
-        from ims_osc_plugin import records
+        from ims_osc_plugin.v2 import records
 
         parsed_args = self._run_before_hooks(parsed_args)
         self.formatter = self._formatter_plugins[parsed_args.formatter].obj
@@ -247,7 +247,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         cliff's value and csv formatters write a row as it is yielded;
         flushing makes it reach a pipe then, not at exit.
         """
-        from ims_osc_plugin import records
+        from ims_osc_plugin.v2 import records
 
         for job in self._run(deletion, args, project_id):
             yield records.record(job, deletion)
@@ -275,7 +275,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         return None
 
     def _read_plan(self, args):
-        from ims_osc_plugin import plan
+        from ims_osc_plugin.v2 import plan
 
         given = [option for option, value in (
             ('image arguments', args.images),
@@ -360,8 +360,10 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
         """
         self._parsed = args
         total = len(deletion.jobs)
+        gate = deletion.client.gate
         progress = terminal.ProgressLine(
-            self.app.stderr, total >= PROGRESS_MIN_IMAGES or args.wait)
+            self.app.stderr, total >= PROGRESS_MIN_IMAGES or args.wait,
+            note=lambda: msg.throttle_note(gate.waiting()))
         template = msg.PROGRESS_DRY_RUN if args.dry_run else msg.PROGRESS
         counts = dict.fromkeys(
             (outcomes.DELETED, outcomes.FAILED, outcomes.UNKNOWN,
@@ -382,6 +384,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
                 'image': msg.printable(job.arg, 40), 'seconds': seconds})
 
         deletion.on_wait = waiting
+        progress.start_ticking()
         try:
             for job in deletion.run():
                 progress.clear()
@@ -397,7 +400,7 @@ class DeleteImage(command.Lister, osc_image.DeleteImage):
                 progress.show(line())
                 yield job
         finally:
-            progress.clear()
+            progress.close()
         return counts
 
     def _summary(self, counts, jobs, caught, args):

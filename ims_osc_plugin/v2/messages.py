@@ -19,6 +19,7 @@ Every value that comes from the service or the user goes through
 """
 
 import logging
+import math
 
 from keystoneauth1 import exceptions as ks_exceptions
 
@@ -169,6 +170,11 @@ PROGRESS = ('Deleting images: %(done)d/%(total)d done, %(deleted)d deleted, '
             '%(failed)d failed')
 PROGRESS_DRY_RUN = ('Dry run: %(done)d/%(total)d done, %(would)d would be '
                     'deleted, %(failed)d failed')
+# Added to the progress line while the image service throttles the run.
+PROGRESS_THROTTLED = ("waiting %(seconds)d s for the image service's "
+                      "request limit")
+PROGRESS_PROBING = ("waiting for the image service's request limit: "
+                    "trying one request")
 
 # Refusals before any request.
 BAD_STORE = ("--store '%(store)s' is not a store's name: give one that "
@@ -227,15 +233,12 @@ def is_body_rejected(error):
 
 def reason(error, delete_backup=None):
     """One line that says why an image was not deleted."""
-    # Here, not at the top: stevedore imports this module on every run.
-    from ims_osc_plugin import plan
-
-    if isinstance(error, plan.Changed):
+    if isinstance(error, outcomes.Changed):
         return PLAN_CHANGED % {'changes': ', '.join(
             PLAN_CHANGE % {'field': field, 'planned': printable(repr(old)),
                            'now': printable(repr(new))}
             for field, old, new in error.changes)}
-    if isinstance(error, plan.Vanished):
+    if isinstance(error, outcomes.Vanished):
         return PLAN_VANISHED
     if isinstance(error, client.ImageNotFound):
         return NOT_FOUND
@@ -388,6 +391,18 @@ def result_lines(job, delete_backup=None, store=None, dry_run=False,
     return [(logging.ERROR, template % {
         'image': image, 'reason': _why_not_deleted(job, delete_backup)} +
         _request_id_suffix(job))]
+
+
+def throttle_note(seconds):
+    """The progress line's note for a gate opening in ``seconds``.
+
+    ``None`` (the gate is open) gives ``''``.
+    """
+    if seconds is None:
+        return ''
+    if seconds <= 0:
+        return PROGRESS_PROBING
+    return PROGRESS_THROTTLED % {'seconds': math.ceil(seconds)}
 
 
 # -- records (-f) and what the scripting options add ------------------------

@@ -17,6 +17,8 @@ import contextlib
 import signal
 import threading
 
+from ims_osc_plugin import threads
+
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -66,22 +68,74 @@ class ProgressLine:
 
     Drawn only when ``stream`` is a terminal and ``on`` is true; elsewhere
     every call does nothing, so a redirected log never holds it.
+
+    ``note``, if given, is called for text to add to the line (``''`` for
+    none); :meth:`start_ticking` redraws the line with it every second,
+    so a run that waits says so while it waits. Between
+    :meth:`clear` and the next :meth:`show` nothing is drawn: the caller
+    writes its own lines then.
     """
 
-    def __init__(self, stream, on=True):
+    def __init__(self, stream, on=True, note=None):
         isatty = getattr(stream, 'isatty', None)
         self.stream = stream
         self.on = on and bool(isatty and isatty())
         self.drawn = False
+        self._note = note
+        self._text = ''
+        self._hidden = False
+        self._lock = threading.Lock()
+        self._ticker = None
 
     def show(self, text):
-        if self.on:
+        with self._lock:
+            self._text = text
+            self._hidden = False
+            self._draw()
+
+    def _draw(self):
+        if not self.on:
+            return
+        text = '; '.join(t for t in (
+            self._text, self._note() if self._note else '') if t)
+        if text or self.drawn:
             self.stream.write('\r' + text + '\x1b[K')
             self.stream.flush()
-            self.drawn = True
+            self.drawn = bool(text)
 
     def clear(self):
-        if self.drawn:
-            self.stream.write('\r\x1b[K')
-            self.stream.flush()
-            self.drawn = False
+        with self._lock:
+            self._hidden = True
+            if self.drawn:
+                self.stream.write('\r\x1b[K')
+                self.stream.flush()
+                self.drawn = False
+
+    def start_ticking(self, interval=1.0):
+        """Redraw every ``interval`` seconds, with the note, until closed."""
+        if not (self.on and self._note) or self._ticker is not None:
+            return
+        done = threading.Event()
+
+        def tick():
+            threads.block_signals()
+            shown = ''
+            while not done.wait(interval):
+                with self._lock:
+                    note = self._note()
+                    if not self._hidden and (note or shown):
+                        self._draw()
+                    shown = note
+
+        self._ticker = (done, threading.Thread(
+            target=tick, name='ims-progress', daemon=True))
+        self._ticker[1].start()
+
+    def close(self):
+        """Stop ticking and erase the line."""
+        if self._ticker is not None:
+            done, thread = self._ticker
+            done.set()
+            thread.join()
+            self._ticker = None
+        self.clear()

@@ -35,9 +35,16 @@ per-request delay, and runs the real ``openstack`` CLI of each venv:
   machine does), and the start-up target is checked on their ratio instead;
   ``--no-instructions`` skips that.
 
-It prints the targets of issue 5 with PASS or FAIL and exits 1 if one fails
-(unless ``--no-check``), 2 if a run itself went wrong. Run it with ``tox -e
-bench`` or ``python tools/bench/run.py --help``.
+* throttled: delete ``--throttle-images`` images by ID through an API
+  gateway that lets ``--throttle`` (LIMIT/WINDOW) image requests through
+  and answers the others 429, without and with ``Retry-After``: images
+  deleted and left, requests sent, 429s received, and the wall time as a
+  ratio of the gateway's floor (the time the gateway needs to let one
+  request per image through), for core and the plugin (issue 24).
+
+It prints the targets of issues 5 and 24 with PASS or FAIL and exits 1 if
+one fails (unless ``--no-check``), 2 if a run itself went wrong. Run it
+with ``tox -e bench`` or ``python tools/bench/run.py --help``.
 """
 
 import argparse
@@ -60,6 +67,8 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 # Issue 5's targets.
 BULK_RATIO_MIN = 6.0
+# Issue 24's: the wall time of a throttled bulk delete over the floor.
+THROTTLED_RATIO_MAX = 1.5
 STARTUP_RATIO_MAX = 1.02
 RSS_RATIO_MAX = 1.05
 
@@ -113,6 +122,16 @@ def parse_args(argv):
                         dest='instructions')
     parser.add_argument('--skip-startup', action='store_true')
     parser.add_argument('--skip-bulk', action='store_true')
+    parser.add_argument('--skip-throttled', action='store_true')
+    parser.add_argument('--throttle', metavar='LIMIT/WINDOW',
+                        default='20/30',
+                        help='The throttled case\'s gateway: LIMIT image '
+                             'requests per WINDOW seconds.')
+    parser.add_argument('--throttle-images', type=int, default=50,
+                        help='Images to delete in the throttled case.')
+    parser.add_argument('--throttle-workers', type=int, default=8,
+                        help='The plugin\'s --workers in the throttled '
+                             'case.')
     parser.add_argument('--fail-rate', type=float, default=0.0,
                         help='Share of image requests refused (503, or '
                              '--fail-status) in the plugin\'s runs (core '
@@ -388,6 +407,38 @@ def bulk(args, core, plugin, url, env, has_workers, has_retries):
     return cases, sweep
 
 
+def throttle_floor(images, limit, window):
+    """Seconds a LIMIT/WINDOW gateway needs to pass one request per image.
+
+    The first window starts with the first request.
+    """
+    return max(0, -(-images // limit) - 1) * window
+
+
+def throttled(args, core, plugin, url, env, has_workers):
+    """The throttled case: rows of (client, Retry-After, Run)."""
+    limit, window = args.throttle.split('/')
+    limit, window = int(limit), float(window)
+    extra = []
+    label = 'plugin'
+    if has_workers:
+        extra = ['--workers', str(args.throttle_workers)]
+        label = 'plugin --workers %d' % args.throttle_workers
+    rows = []
+    for retry_after in (False, True):
+        for who, venv, argv in (('core', core, []), (label, plugin, extra)):
+            images = control(url, '/_bench/reset', {
+                'images': args.throttle_images, 'seed': 0, 'fail_rate': 0.0,
+                'throttle': [limit, window],
+                'throttle_retry_after': retry_after})['images']
+            result = run_cli(venv, auth_args(url) + [
+                'image', 'delete'] + argv + [i['id'] for i in images], env)
+            result.stats = control(url, '/_bench/stats')
+            rows.append((who, retry_after, result))
+    control(url, '/_bench/reset', {'throttle': None})
+    return (limit, window), rows
+
+
 def startup(args, core, plugin, env):
     """Interleaved runs: core, plugin, core again (an A/A noise check)."""
     results = {}
@@ -597,6 +648,40 @@ def main(argv=None):
                     '%.3f (%.1f / %.1f MiB)' % (
                         ratio, p.rss_mib(), c.rss_mib()),
                     ratio <= RSS_RATIO_MAX))
+        if not args.skip_throttled:
+            (limit, window), rows = throttled(args, core, plugin, srv.url,
+                                              env, has_workers)
+            floor = throttle_floor(args.throttle_images, limit, window)
+            say('Throttled: openstack image delete <%d image IDs> through a '
+                'gateway letting %d image requests through per %g s, 429 '
+                'past that; floor %g s' % (
+                    args.throttle_images, limit, window, floor))
+            header = '%-22s %-11s %4s %7s %4s %8s %5s %7s %6s' % (
+                'client', 'Retry-After', 'rc', 'deleted', 'left',
+                'requests', '429s', 'wall s', '/floor')
+            say(header)
+            say('-' * len(header))
+            for who, retry_after, run in rows:
+                counts = run.stats['counts']
+                sent = sum(counts.get(k, 0) for k in
+                           bench_server.IMAGE_KINDS + ('other',))
+                left = run.stats['images_left']
+                ratio = run.wall / floor if floor else float('nan')
+                say('%-22s %-11s %4d %7d %4d %8d %5d %7.1f %6.2f' % (
+                    who, 'yes' if retry_after else 'no', run.rc,
+                    args.throttle_images - left, left, sent,
+                    run.stats['throttled'], run.wall, ratio))
+                if who != 'core':
+                    checks.append((
+                        'throttled, %s Retry-After: 0 left, wall/floor '
+                        '<= %g' % ('with' if retry_after else 'without',
+                                   THROTTLED_RATIO_MAX),
+                        '%d left, %.2f' % (left, ratio),
+                        left == 0 and run.rc == 0 and
+                        ratio <= THROTTLED_RATIO_MAX))
+            say('(requests: image service requests, image discovery '
+                'apart; the floor is for one request per image)')
+            say()
     finally:
         srv.shutdown()
         srv.server_close()

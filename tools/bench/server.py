@@ -29,9 +29,18 @@ image API requests gets a transient ``503`` (or ``fail_status``, such as
 429), with ``Retry-After`` unless ``retry_after`` is ``None``. Requests
 are counted by kind, and connections by how many were opened.
 
+With ``throttle=(limit, window)`` it also plays an API gateway in front of
+the image service: ``limit`` image service requests per fixed ``window``
+seconds (the first window starts with the first of them), the others
+answered ``429`` with the gateway's ``APIGW.0308`` body (and
+``Retry-After``, the seconds left in the window rounded up, when
+``throttle_retry_after`` is set). A throttled request does not reach the
+images; it is counted as ``<kind>:throttled``.
+
 Control API (not delayed, not counted): ``GET /_bench/stats`` and
-``POST /_bench/reset`` with ``{"images": N, "seed": S, "fail_rate": F}``
-(any key optional), which answers with the new images.
+``POST /_bench/reset`` with ``{"images": N, "seed": S, "fail_rate": F,
+"throttle": [LIMIT, WINDOW] or null, "throttle_retry_after": B}`` (any key
+optional), which answers with the new images.
 
 Run alone::
 
@@ -43,6 +52,7 @@ import collections
 import http
 import http.server
 import json
+import math
 import random
 import socket
 import threading
@@ -105,8 +115,13 @@ class State:
     """The images and counters, shared by the handler threads."""
 
     def __init__(self, delay=0.0, fail_rate=0.0, retry_after=0,
-                 connect_delay=0.0, fail_status=503):
+                 connect_delay=0.0, fail_status=503, throttle=None,
+                 throttle_retry_after=False):
         self.lock = threading.Lock()
+        self.throttle = throttle
+        self.throttle_retry_after = throttle_retry_after
+        self.window_start = None
+        self.window_used = 0
         self.delay = delay
         self.connect_delay = connect_delay
         self.retry_after = retry_after
@@ -119,9 +134,20 @@ class State:
         self.in_flight = 0
         self.max_in_flight = 0
 
-    def reset(self, images=0, seed=0, fail_rate=None):
+    def reset(self, images=0, seed=0, fail_rate=None, throttle=False,
+              throttle_retry_after=None):
+        """New images; ``throttle``: ``[limit, window]``, None or False.
+
+        False leaves the throttle as it is.
+        """
         made = make_images(images, seed)
         with self.lock:
+            if throttle is not False:
+                self.throttle = tuple(throttle) if throttle else None
+            if throttle_retry_after is not None:
+                self.throttle_retry_after = throttle_retry_after
+            self.window_start = None
+            self.window_used = 0
             self.images = {i['id']: i for i in made}
             self.counts = collections.Counter()
             self.connections = 0
@@ -140,7 +166,29 @@ class State:
                 'images_left': len(self.images),
                 'delay': self.delay,
                 'fail_rate': self.fail_rate,
+                'throttled': sum(v for k, v in self.counts.items()
+                                 if k.endswith(':throttled')),
             }
+
+    def over_limit(self, kind):
+        """Seconds left in a full gateway window, or None to let through.
+
+        Called with the lock held, for image service requests only.
+        """
+        limit, window = self.throttle
+        now = time.monotonic()
+        if self.window_start is None or now >= self.window_start + window:
+            # Fixed windows, one after the other from the first request.
+            if self.window_start is None:
+                self.window_start = now
+            else:
+                self.window_start += window * (
+                    (now - self.window_start) // window)
+            self.window_used = 0
+        if self.window_used < limit:
+            self.window_used += 1
+            return None
+        return self.window_start + window - now
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -213,8 +261,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         kind, route = self._route(method, path)
         state = self.server.state
         fail = False
+        throttled = None
         with state.lock:
             state.counts[kind] += 1
+            if state.throttle and not kind.startswith(('identity', 'token')):
+                throttled = state.over_limit(kind)
+                if throttled is not None:
+                    state.counts[kind + ':throttled'] += 1
             if kind == 'image-delete' and body:
                 state.counts['image-delete-with-body'] += 1
             if kind in IMAGE_KINDS and state.fail_rate:
@@ -224,6 +277,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if state.delay:
                 time.sleep(state.delay)
+            if throttled is not None:
+                headers = {}
+                if state.throttle_retry_after:
+                    headers['Retry-After'] = str(max(1, math.ceil(throttled)))
+                # As Huawei Cloud's API gateway answers.
+                self._send(429, {
+                    'error_code': 'APIGW.0308',
+                    'error_msg': 'The throttling threshold has been '
+                                 'reached: policy user over ratelimit, '
+                                 'limit:%d, time:%d second' % state.throttle,
+                    'request_id': uuid.uuid4().hex}, headers)
+                return
             if fail:
                 with state.lock:
                     state.counts[kind + ':refused'] += 1
@@ -384,7 +449,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             doc = json.loads(body or b'{}')
             made = state.reset(images=int(doc.get('images', 0)),
                                seed=int(doc.get('seed', 0)),
-                               fail_rate=doc.get('fail_rate'))
+                               fail_rate=doc.get('fail_rate'),
+                               throttle=doc.get('throttle', False),
+                               throttle_retry_after=doc.get(
+                                   'throttle_retry_after'))
             return self._send(200, {'images': [
                 {'id': i['id'], 'name': i['name']} for i in made]})
         self._error(404, 'Not Found', 'No control route %s' % path)
@@ -407,10 +475,13 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def start(delay=0.0, images=0, fail_rate=0.0, retry_after=0,
-          connect_delay=0.0, fail_status=503, port=0):
+          connect_delay=0.0, fail_status=503, port=0, throttle=None,
+          throttle_retry_after=False):
     """Start a server in a daemon thread; stop it with ``shutdown()``."""
     state = State(delay=delay, fail_rate=fail_rate, retry_after=retry_after,
-                  connect_delay=connect_delay, fail_status=fail_status)
+                  connect_delay=connect_delay, fail_status=fail_status,
+                  throttle=throttle,
+                  throttle_retry_after=throttle_retry_after)
     state.reset(images=images)
     server = Server(state, port)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -431,8 +502,20 @@ def main(argv=None):
     parser.add_argument('--fail-status', type=int, default=503)
     parser.add_argument('--retry-after', type=int, default=0,
                         help='Retry-After seconds (-1: no header).')
+    parser.add_argument('--throttle', metavar='LIMIT/WINDOW',
+                        help='Act as an API gateway letting LIMIT image '
+                             'requests through per WINDOW seconds, e.g. '
+                             '20/30.')
+    parser.add_argument('--throttle-retry-after', action='store_true',
+                        help='The gateway\'s 429 says Retry-After.')
     args = parser.parse_args(argv)
-    server = start(delay=args.delay / 1000.0, images=args.images,
+    throttle = None
+    if args.throttle:
+        limit, window = args.throttle.split('/')
+        throttle = (int(limit), float(window))
+    server = start(throttle=throttle,
+                   throttle_retry_after=args.throttle_retry_after,
+                   delay=args.delay / 1000.0, images=args.images,
                    fail_rate=args.fail_rate, fail_status=args.fail_status,
                    retry_after=(None if args.retry_after < 0
                                 else args.retry_after),

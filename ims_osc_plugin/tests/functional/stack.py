@@ -315,9 +315,10 @@ application = api.application
 GLANCE_APP = """\
 import sys
 sys.argv = sys.argv[:1]
+import gateway_layer  # noqa: E402
 import ims_layer  # noqa: E402
 from glance.wsgi import api  # noqa: E402
-application = ims_layer.IMSLayer(api.application)
+application = ims_layer.IMSLayer(gateway_layer.GatewayLayer(api.application))
 """
 
 

@@ -27,6 +27,8 @@ import requests
 import requests_mock
 from urllib3 import exceptions as urllib3_exceptions
 
+from ims_osc_plugin import throttle
+
 AUTH_URL = 'https://iam.example.test/v3'
 IMAGE_URL = 'https://ims.region-1.example.test'
 IMAGE_URL_V2 = IMAGE_URL + '/v2'
@@ -70,6 +72,27 @@ def refused_connection():
         urllib3_exceptions.MaxRetryError(
             None, '/', reason=urllib3_exceptions.NewConnectionError(
                 None, 'Connection refused')))
+
+
+class InstantGate(throttle.Gate):
+    """The real throttle gate on a fake clock.
+
+    A closed gate's wait passes at once and is recorded in ``waits``.
+    Waiting for a probe's answer or for room in flight stays a real wait,
+    which the answer ends at once.
+    """
+
+    def __init__(self, waits=None):
+        self.now = 0.0
+        self.waits = [] if waits is None else waits
+        super().__init__(clock=lambda: self.now)
+
+    def _pause(self, seconds):
+        if self._opens_at is not None and self.now < self._opens_at:
+            self.waits.append(self._opens_at - self.now)
+            self.now = self._opens_at
+        else:
+            self._lock.wait(0.01)
 
 
 class FakeApp:

@@ -13,6 +13,7 @@
 """The HTTP layer on real keystoneauth Sessions, with requests-mock."""
 
 import logging
+import threading
 from unittest import mock
 import uuid
 
@@ -29,8 +30,11 @@ from ims_osc_plugin import answers
 from ims_osc_plugin import client
 from ims_osc_plugin import outcomes
 from ims_osc_plugin.tests.unit import fakes
+from ims_osc_plugin import throttle
 
 IMAGE_ID = '4ca46bf1-5c61-48ff-b4f3-0ad4e5e3ba90'
+# Before TestBase puts fakes.InstantGate in its place.
+RealGate = throttle.Gate
 
 
 class TestBase(testtools.TestCase):
@@ -41,6 +45,10 @@ class TestBase(testtools.TestCase):
         # The client waits between retries: record instead.
         self.sleep = self.useFixture(fixtures.MockPatchObject(
             client.ImageClient, '_wait')).mock
+        # The shared gate's waits pass at once, recorded.
+        self.gate_waits = []
+        self.useFixture(fixtures.MockPatchObject(
+            throttle, 'Gate', lambda: fakes.InstantGate(self.gate_waits)))
 
     def password_session(self):
         fakes.register_identity(self.requests)
@@ -239,7 +247,10 @@ class TestDelete(TestBase):
             {'status_code': 429, 'headers': {'Retry-After': '7'}},
             {'status_code': 204}])
         self.ims.delete_image(IMAGE_ID)
-        self.sleep.assert_called_once_with(7)
+        # At the shared gate, which the retry opens again as its probe.
+        self.assertAlmostEqual(7, sum(self.gate_waits))
+        self.assertIsNone(self.ims.gate.waiting())
+        self.assertFalse(any(c[0][0] for c in self.sleep.call_args_list))
 
     def test_retry_after_as_a_date(self):
         import email.utils
@@ -250,7 +261,7 @@ class TestDelete(TestBase):
             {'status_code': 503, 'headers': {'Retry-After': when}},
             {'status_code': 204}])
         self.ims.delete_image(IMAGE_ID)
-        [(waited,), _] = self.sleep.call_args
+        waited = sum(self.gate_waits)
         self.assertTrue(25 < waited <= 30, waited)
 
     def test_retry_after_beyond_the_cap(self):
@@ -322,6 +333,78 @@ class TestDelete(TestBase):
                 ({'exc': requests.exceptions.ConnectionError}, (None, True))):
             self.assertEqual([attempt, (404, True)],
                              self.attempts_before_404(first), first)
+
+    def test_throttled_retries_count_per_image(self):
+        self.requests.delete(self.url, status_code=429)
+        e = self.assertRaises(ks_exceptions.HttpError,
+                              self.ims.delete_image, IMAGE_ID)
+        # --retries' meaning kept: 1 try and 3 retries, each a probe
+        # after a growing wait at the gate.
+        self.assertEqual(4, self.requests.call_count)
+        self.assertEqual([(429, False)] * 4,
+                         [(a.status, a.may_have_reached) for a in e.attempts])
+        self.assertAlmostEqual(1 + 2 + 4, sum(self.gate_waits))
+
+    def test_ims_flow_control_is_throttling(self):
+        flow = {'error': {'code': 'IMG.0060', 'message': 'flow control'}}
+        self.requests.delete(self.url, [
+            {'status_code': 400, 'json': flow},
+            {'status_code': 403, 'json': flow},
+            {'status_code': 204}])
+        self.ims.delete_image(IMAGE_ID)
+        self.assertEqual(3, self.requests.call_count)
+        self.assertEqual(2, self.ims.gate.throttled)
+        self.assertAlmostEqual(1 + 2, sum(self.gate_waits))
+
+    def test_flow_control_not_acted_on(self):
+        flow = {'error': {'code': 'IMG.0060', 'message': 'flow control'}}
+        self.assertEqual([(400, False), (404, True)], self.attempts_before_404(
+            {'status_code': 400, 'json': flow}))
+
+    def test_a_closed_gate_holds_other_requests(self):
+        other = fakes.IMAGE_URL_V2 + '/images/' + str(uuid.uuid4())
+        self.requests.delete(other, status_code=204)
+        self.requests.delete(self.url, [
+            {'status_code': 429, 'headers': {'Retry-After': '5'}},
+            {'status_code': 204}])
+        self.assertRaises(ks_exceptions.HttpError, client.ImageClient(
+            self.ims._adapter, retries=0).delete_image, IMAGE_ID)
+        # A client of its own: this one's gate is still open.
+        self.ims.gate.leave(self.ims.gate.enter(threading.Event()),
+                            throttled=True, wait=5)
+        self.ims.delete_image(other.rsplit('/', 1)[1])
+        self.assertAlmostEqual(5, sum(self.gate_waits))
+
+    def test_cancel_at_the_gate_sends_nothing(self):
+        self.ims.gate.leave(self.ims.gate.enter(threading.Event()),
+                            throttled=True, wait=30)
+        self.ims.cancel.set()
+        e = self.assertRaises(client.Interrupted, self.ims.delete_image,
+                              IMAGE_ID)
+        self.assertEqual([], e.attempts)
+        self.assertFalse(self.requests.called)
+
+    def test_cancel_while_waiting_at_the_gate(self):
+        self.ims.gate = RealGate()
+        self.ims.gate.leave(self.ims.gate.enter(threading.Event()),
+                            throttled=True, wait=30)
+        raised = []
+
+        def delete():
+            try:
+                self.ims.delete_image(IMAGE_ID)
+            except client.Interrupted as e:
+                raised.append(e)
+
+        worker = threading.Thread(target=delete)
+        worker.start()
+        worker.join(0.3)
+        self.assertTrue(worker.is_alive())
+        self.ims.cancel.set()
+        worker.join(2)
+        self.assertFalse(worker.is_alive())
+        self.assertEqual([[]], [e.attempts for e in raised])
+        self.assertFalse(self.requests.called)
 
     def test_retry_notices_at_info(self):
         logger = self.useFixture(fixtures.FakeLogger(

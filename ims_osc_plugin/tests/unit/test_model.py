@@ -103,6 +103,7 @@ class RecordingClient(client.ImageClient):
     def __init__(self, adapter):
         super().__init__(adapter)
         self.waits = []
+        self.gate = fakes.InstantGate(self.waits)
 
     def _wait(self, seconds):
         self.waits.append(seconds)

@@ -29,6 +29,7 @@ import testtools
 
 from ims_osc_plugin import client
 from ims_osc_plugin.tests.unit import fakes
+from ims_osc_plugin import throttle
 from ims_osc_plugin.v2 import image
 from ims_osc_plugin.v2 import messages
 
@@ -139,6 +140,9 @@ class CommandTestCase(testtools.TestCase):
         self.useFixture(fixtures.MockPatchObject(
             client.ImageClient, '_wait', side_effect=self.waits.append,
             autospec=False))
+        # The shared throttle gate's waits too.
+        self.useFixture(fixtures.MockPatchObject(
+            throttle, 'Gate', lambda: fakes.InstantGate(self.waits)))
         self.cloud = fakes.Cloud(self.requests)
         self.ims = client.ImageClient.from_session(fakes.token_session())
         self.app = fakes.FakeApp(self.ims)
@@ -560,6 +564,7 @@ class TestRetrySettings(CommandTestCase):
     def test_retry_after_within_cap_is_waited(self):
         self.fail_delete('x', (429, '', {'Retry-After': '7'}))
         self.assertIsNone(self.run_cmd(['x']))
+        # At the shared gate; the retry's own backoff is not added.
         self.assertEqual([7.0], self.waits)
 
     def test_retry_after_beyond_cap_ends_the_image(self):
@@ -572,6 +577,14 @@ class TestRetrySettings(CommandTestCase):
             self.lines())
         self.assertEqual([], self.waits)
         self.assertEqual(1, len(self.deletes()))
+
+    def test_retry_after_beyond_cap_holds_no_other_image(self):
+        for name in ('x', 'y', 'z'):
+            self.fail_delete(name, *[(429, '', {'Retry-After': '86400'})])
+        self.assertFails(['x', 'y', 'z'], 'Failed to delete 3 of 3 images.')
+        # Each learns it from its own answer, at once.
+        self.assertEqual([], self.waits)
+        self.assertEqual(3, len(self.deletes()))
 
 
 class TestDryRun(CommandTestCase):

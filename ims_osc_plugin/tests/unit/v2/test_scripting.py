@@ -20,9 +20,9 @@ import uuid
 
 from osc_lib import exceptions
 
-from ims_osc_plugin import plan
 from ims_osc_plugin.tests.unit import fakes
 from ims_osc_plugin.tests.unit.v2 import test_image
+from ims_osc_plugin.v2 import plan
 from ims_osc_plugin import waiting
 
 COLUMNS = ['Argument', 'ID', 'Name', 'Outcome', 'Backup', 'Reason',

@@ -23,7 +23,6 @@ import collections
 
 from ims_osc_plugin import images
 from ims_osc_plugin import outcomes
-from ims_osc_plugin import plan
 from ims_osc_plugin.v2 import messages
 
 COLUMNS = ('Argument', 'ID', 'Name', 'Outcome', 'Backup', 'Reason',
@@ -80,7 +79,7 @@ def record(job, deletion):
     image_id = None
     if job.image is not None or _sent_by_id(job):
         image_id = job.image_id
-    elif isinstance(job.error, (plan.Changed, plan.Vanished)):
+    elif isinstance(job.error, (outcomes.Changed, outcomes.Vanished)):
         # A plan's image, refused: the plan gave its ID.
         image = getattr(job.error, 'image', None) or {}
         image_id = job.arg

@@ -14,9 +14,10 @@
 
 Between a reviewed dry run and its execution, names move: a new image can
 take the name of one that was reviewed. A plan names each image by its ID
-and carries what the reviewer saw of it (:data:`CHECKED`); :meth:`Plan.
-find` looks each up once by ID and refuses it (:class:`Changed`,
-:class:`Vanished`) unless it is unchanged. The plan is checked as a whole
+and carries what the reviewer saw of it (:data:`CHECKED`); the engine's
+``find`` (:meth:`Plan.finder`) looks each up once by ID and refuses it
+(:class:`~ims_osc_plugin.outcomes.Changed`, :class:`~ims_osc_plugin.
+outcomes.Vanished`) unless it is unchanged. The plan is checked as a whole
 before any request: :class:`Malformed` says the line it failed on.
 """
 
@@ -25,6 +26,8 @@ import json
 from ims_osc_plugin import answers
 from ims_osc_plugin import client
 from ims_osc_plugin import images
+from ims_osc_plugin import outcomes
+from ims_osc_plugin.v2 import records
 
 
 def _text(value):
@@ -54,22 +57,6 @@ class Malformed(Exception):
         super().__init__('line %d: %s' % (line, why))
 
 
-class Changed(client.ImsError):
-    """The image is not as reviewed; ``changes``: (field, planned, now).
-
-    ``image`` is its document now.
-    """
-
-    def __init__(self, changes, image):
-        self.changes = changes
-        self.image = image
-        super().__init__(changes)
-
-
-class Vanished(client.ImsError):
-    """No image has the planned ID any more."""
-
-
 class Plan:
     """The images a plan deletes, and what each must still be.
 
@@ -95,14 +82,14 @@ class Plan:
             try:
                 image = image_client.get_image(image_id)
             except client.ImageNotFound:
-                raise Vanished(image_id)
+                raise outcomes.Vanished(image_id)
             except Exception as e:
                 if getattr(e, 'http_status', None) == 404:
-                    raise Vanished(image_id)
+                    raise outcomes.Vanished(image_id)
                 raise
             changes = changes_of(self.expected[image_id.lower()], image)
             if changes:
-                raise Changed(changes, image)
+                raise outcomes.Changed(changes, image)
             return image
         return find
 
@@ -126,8 +113,6 @@ def load(text):
         else (a missing column, a wrong type, an unknown outcome, an ID
         that is not a UUID, records of runs with different options).
     """
-    from ims_osc_plugin import records
-
     line_of = _lines(text)
     decoder = json.JSONDecoder()
     try:
