@@ -11,7 +11,15 @@
 # See the License for the specific language governing permissions and
 # limitations under the License.
 
+import os
+import sys
+
 import setuptools
+
+# setup.cfg's [global] commands names a module of this tree
+# (releasenotes/heading.py); setuptools' PEP 517 backend, unlike
+# "python setup.py", does not put this folder on the path.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 setuptools.setup(
     setup_requires=['pbr>=2.0.0'],

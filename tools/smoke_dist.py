@@ -23,6 +23,9 @@ for what those do not check. It fails (exit 1) unless:
   variables, shows the plugin's options and writes nothing to stderr;
 * the manual page and the release notes build from the unpacked sdist,
   without git and without installing it, as a packager builds them;
+* the sdist's RELEASENOTES.rst and the release notes built from it are
+  headed with the sdist's version, not reno's "0.0.0" for an untagged
+  tree (tools/check_notes_heading.py);
 * the sdist has no ``debian/`` (a packager lays the packaging on it).
 """
 
@@ -38,6 +41,8 @@ import tarfile
 import tempfile
 import venv
 import zipfile
+
+import check_notes_heading
 
 TOP = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLAGS = ('--delete-backup', '--no-delete-backup')
@@ -131,6 +136,14 @@ def check_sdist_docs(sdist, work_dir):
                                                 result.stdout, result.stderr)):
             print('smoke_dist: built %s from the unpacked sdist: %s'
                   % (source, ', '.join(sorted(os.listdir(out)))[:200]))
+    with open(os.path.join(top, 'PKG-INFO'), encoding='utf-8') as f:
+        version = email.parser.Parser().parse(f)['Version']
+    for notes in (os.path.join(top, 'RELEASENOTES.rst'),
+                  os.path.join(work_dir, 'html', 'unreleased.html')):
+        if check(os.path.exists(notes), 'no release notes %s' % notes):
+            error = check_notes_heading.problem(
+                check_notes_heading.first_heading(notes), version)
+            check(error is None, '%s: %s' % (notes, error))
     page = os.path.join(work_dir, 'man', 'openstack-image-delete.1')
     if check(os.path.exists(page), 'no manual page %s' % page):
         with open(page, encoding='utf-8') as f:

@@ -118,8 +118,10 @@ def load(text):
     try:
         doc = json.loads(text)
     except ValueError as e:
-        raise Malformed(getattr(e, 'lineno', 1), 'not JSON: %s' % getattr(
-            e, 'msg', e))
+        # json's msg leaves the place out ("Unterminated string starting
+        # at"): the line is Malformed's, the column is added here.
+        raise Malformed(getattr(e, 'lineno', 1), 'not JSON: %s (column %s)'
+                        % (getattr(e, 'msg', e), getattr(e, 'colno', '?')))
     if not isinstance(doc, list):
         raise Malformed(line_of(len(text) - len(text.lstrip())),
                         'a plan is a JSON list of records (openstack image '

@@ -16,6 +16,18 @@ reno reads the notes from the git history: build from a clone, and commit
 a note before expecting to see it.
 """
 
+import configparser
+import os
+import sys
+
+from docutils import nodes
+from reno import sphinxext
+from sphinx.util import logging
+
+_TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..')
+sys.path.insert(0, _TOP)
+from releasenotes import heading  # noqa: E402
+
 extensions = [
     'reno.sphinxext',
 ]
@@ -39,3 +51,51 @@ html_theme_options = {
 }
 html_static_path = []
 html_title = project
+
+
+def _pbr_version():
+    """pbr's version of this tree: from PKG-INFO in an sdist, else git."""
+    import pbr.packaging  # reno requires pbr
+
+    cfg = configparser.ConfigParser()
+    cfg.read(os.path.join(_TOP, 'setup.cfg'))
+    cwd = os.getcwd()
+    os.chdir(_TOP)  # where pbr looks for PKG-INFO and runs git
+    try:
+        return pbr.packaging.get_version(cfg.get('metadata', 'name'),
+                                         cfg.get('metadata', 'version'))
+    finally:
+        os.chdir(cwd)
+
+
+class ReleaseNotes(sphinxext.ReleaseNotesDirective):
+    """reno's release-notes directive, headed with pbr's version untagged.
+
+    Before the first tag reno heads the current notes "0.0.0" (see
+    releasenotes/heading.py, which does the same for the sdist's
+    RELEASENOTES.rst and reno.cache); this retitles that first section
+    with pbr's version. Once a tag exists reno's titles stay.
+    """
+
+    def run(self):
+        result = super().run()
+        sections = [n for n in result if isinstance(n, nodes.section)]
+        versions = [s[0].astext() for s in sections]
+        if versions and versions[0] == heading.UNTAGGED:
+            try:
+                version = _pbr_version()
+            except Exception as e:  # pbr says why: no git, no PKG-INFO
+                logging.getLogger(__name__).warning(
+                    'release notes headed %s: no version from pbr: %s',
+                    heading.UNTAGGED, e)
+                return result
+            title = heading.current_title(versions, version)
+            if title:
+                sections[0][0].clear()
+                sections[0][0] += nodes.Text(title)
+        return result
+
+
+def setup(app):
+    # Registered after reno.sphinxext's setup: this directive wins.
+    app.add_directive('release-notes', ReleaseNotes, override=True)

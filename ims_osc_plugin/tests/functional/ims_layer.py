@@ -91,6 +91,7 @@ import socket
 import sqlite3
 import threading
 import time
+import uuid
 
 _DELETE = re.compile(r'\A/v2/images/([^/]+)\Z')
 _MAX_BODY = 65536
@@ -612,6 +613,8 @@ def _error_reply(fault):
         line, headers, body = _json_error(
             status, IMS_ERRORS[fault['code']], fault['code'])
         body = body[0]
+        # As IMS behind Huawei Cloud's API gateway: every answer has one.
+        headers.append(('X-Request-Id', uuid.uuid4().hex))
     else:
         line, headers, body = _json_error(
             status, 'Injected fault: the image service is busy, try again '

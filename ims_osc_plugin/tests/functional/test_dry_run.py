@@ -257,7 +257,7 @@ class TestDryRun(base.FunctionalTestCase):
         self.assertEqual(
             ["Deleted image '%s': %s" % (image, image)] + not_found,
             [line for line in base.stderr_lines(real)
-             if line.startswith(('Deleted', 'Failed'))])
+             if line.startswith(('Deleted image', 'Failed to delete image'))])
 
     def test_bad_input_refused_as_in_a_real_run(self):
         name, image = self.plain()

@@ -417,6 +417,10 @@ class TestPlanLoad(test_image.testtools.TestCase):
         e = self.assertRaises(plan.Malformed, plan.load, '[\n{,')
         self.assertIn('not JSON', e.why)
         self.assertEqual(2, e.line)
+        e = self.assertRaises(plan.Malformed, plan.load, '[\n{"ID": "a')
+        self.assertEqual(
+            ('not JSON: Unterminated string starting at (column 8)', 2),
+            (e.why, e.line))
 
     def test_line_of_the_bad_record(self):
         good, bad = self.record(), self.record(ID='nope')
