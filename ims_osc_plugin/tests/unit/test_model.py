@@ -40,6 +40,7 @@ keystoneauth Session and checks what must hold whatever happened:
 the seed is fixed (derandomize), so a run is repeatable.
 """
 
+import importlib.util
 import logging
 import os
 import re
@@ -876,3 +877,27 @@ class TestModel(testtools.TestCase):
         service, jobs, ims, ended, raised, _ = run_scenario(scenario)
         problems = check(scenario, service, jobs, ims, ended, raised)
         self.assertEqual([], problems, scenario)
+
+
+class TestMutantsApply(testtools.TestCase):
+    """Each bug of tools/model_mutants.py still fits the code it breaks.
+
+    A mutant whose text the code no longer holds would be measured as
+    nothing: this fails as soon as a change to the plugin makes one stale.
+    """
+
+    def test_each_mutant_matches_once(self):
+        top = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__)))))
+        tool = os.path.join(top, 'tools', 'model_mutants.py')
+        if not os.path.exists(tool):
+            self.skipTest('no tools/ beside the package (installed copy)')
+        spec = importlib.util.spec_from_file_location('model_mutants', tool)
+        mutants = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mutants)
+        for name, (path, code, bug) in mutants.MUTANTS.items():
+            with open(os.path.join(top, path)) as f:
+                text = f.read()
+            self.assertEqual(1, text.count(code),
+                             '%s: its code is not once in %s' % (name, path))
+            self.assertNotEqual(code, bug, name)
