@@ -254,7 +254,7 @@ def scenarios(draw):
 # (hypothesis draws the first entry more often than the others.)
 FOCUS = ['acting'] * 3 + ['forms', 'forms', 'bodies', 'bodies', 'hidden',
                           'hidden', 'pages', 'pages', 'dry', 'dry'] + [
-                              None] * 4
+                              None] * 3
 
 
 def quiet(scenario):
@@ -307,7 +307,7 @@ def focus_acting(draw, scenario):
     burst = [draw(st.sampled_from(LOST))] + draw(
         st.lists(retried, max_size=2))
     # (hypothesis draws 0 more often than the others.)
-    if draw(st.integers(0, 4)) == 4:
+    if draw(st.integers(0, 4)) >= 3:
         burst = []
     scenario['faults'] = {('DELETE', i): fault
                           for i, fault in enumerate(burst)}
@@ -335,7 +335,9 @@ def focus_forms(draw, scenario):
             [first['id'], other['id']]))] + draw(
             st.lists(st.sampled_from(variants), max_size=2)),
         ids_without_case=draw(st.booleans()),
-        dry_run=False, delete_backup=draw(st.sampled_from([None] * 3 + [
+        # One worker: the name's DELETE and lookup come before the ID's
+        # DELETE, whatever the machine's load.
+        workers=1, dry_run=False, delete_backup=draw(st.sampled_from([None] * 3 + [
             False])))
 
 
