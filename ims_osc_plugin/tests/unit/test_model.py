@@ -337,8 +337,8 @@ def focus_forms(draw, scenario):
         ids_without_case=draw(st.booleans()),
         # One worker: the name's DELETE and lookup come before the ID's
         # DELETE, whatever the machine's load.
-        workers=1, dry_run=False, delete_backup=draw(st.sampled_from([None] * 3 + [
-            False])))
+        workers=1, dry_run=False,
+        delete_backup=draw(st.sampled_from([None] * 3 + [False])))
 
 
 def focus_hidden(draw, scenario):
