@@ -40,6 +40,7 @@ keystoneauth Session and checks what must hold whatever happened:
 the seed is fixed (derandomize), so a run is repeatable.
 """
 
+import importlib.util
 import logging
 import os
 import re
@@ -240,24 +241,173 @@ def scenarios(draw):
         'retries': draw(st.sampled_from([None, 0, 1, 1, 2])),
         'roles_known': roles_known,
     }
-    if draw(st.integers(0, 3)) == 0:
-        # The path most of issue 21's bugs were on: an ID (an image's, or a
-        # UUID no image has), without options, deleted without a lookup,
-        # and its DELETE meets a fault (often one after which the service
-        # acted), then its retries more.
-        first = draw(st.sampled_from([docs[0]['id'], docs[0]['id']] +
-                                     UUIDS[5:]))
-        scenario.update(
-            arguments=[first] + arguments[:3], delete_backup=None,
-            dry_run=False, stop_at=None)
-        retried = st.one_of(faults(), st.just(('stop',)))
-        burst = [draw(st.one_of(acting_faults(), faults()))] + draw(
-            st.lists(retried, max_size=2))
-        if draw(st.integers(0, 2)) == 0:
-            burst = []
-        scenario['faults'].update(
-            (('DELETE', i), fault) for i, fault in enumerate(burst))
+    focus = draw(st.sampled_from(FOCUS))
+    if focus is not None:
+        FOCUSED[focus](draw, scenario)
     return scenario
+
+
+# Half the scenarios are drawn as above; the other half each put one kind
+# of trouble in front of the engine, where the bugs of that kind are: the
+# rate at which a scenario finds each mutant (tools/model_mutants.py
+# --rate) is then well above 1 in 100, not a lucky draw.
+# (hypothesis draws the first entry more often than the others.)
+FOCUS = ['acting'] * 3 + ['forms', 'forms', 'bodies', 'bodies', 'hidden',
+                          'hidden', 'pages', 'pages', 'dry', 'dry'] + [
+                              None] * 3
+
+
+def quiet(scenario):
+    """No faults, stops or malformed answers: only what the focus adds."""
+    scenario.update(faults={}, malformed={}, stop_at=None, pagination=None)
+
+
+def more_docs(draw, docs, count, name=None):
+    """At least ``count`` images (new ones with unused IDs)."""
+    free = [i for i in UUIDS[:5] if i not in {d['id'] for d in docs}]
+    for image_id in free[:max(0, count - len(docs))]:
+        doc = fakes.image(name if name is not None else draw(
+            st.sampled_from(NAMES[:3])))
+        doc['id'] = image_id
+        docs.append(doc)
+
+
+# The first fault of focus_acting's DELETE: each ends a try after the
+# service may have acted (or ends the task, or the run).
+LOST = [('body', 'nested-json', 502, True), ('tls_after',),
+        ('answer', '200-login'), ('acted_status', 502, None),
+        ('drop_after',), ('timeout_after',), ('acted_status', 504, '1'),
+        ('body', 'nested-text', 504, True), ('body', 'angles', 502, True),
+        ('body_drop',), ('hang',), ('crash',), ('tls_after',),
+        ('status', 503, '9' * 400)]
+
+
+def focus_acting(draw, scenario):
+    """The path most of issue 21's bugs were on.
+
+    An ID (an image's, or a UUID no image has), without options, deleted
+    without a lookup, and its DELETE meets a fault after which the service
+    may have acted, then its retries more (or none: a typo's "not found").
+    """
+    quiet(scenario)
+    first = draw(st.sampled_from([scenario['docs'][0]['id']] * 3 +
+                                 UUIDS[5:6]))
+    scenario.update(
+        arguments=[first] + scenario['arguments'][:3], delete_backup=None,
+        dry_run=False, retries=draw(st.sampled_from([1, None, 2])))
+    if draw(st.integers(0, 2)) == 0:
+        # Alone: a first Ctrl-C during the lookup after a lost answer and
+        # a 404 (requests 0 and 1 its DELETE's tries, 2 its lookup).
+        scenario.update(arguments=[first], stop_at=draw(
+            st.sampled_from([None, 2, 2, 3])))
+    # (A status after a lost answer: two kinds of retries.)
+    retried = st.one_of(st.tuples(
+        st.just('status'), st.sampled_from([429, 503]),
+        st.sampled_from(RETRY_AFTERS[:3])), faults(), st.just(('stop',)))
+    burst = [draw(st.sampled_from(LOST))] + draw(
+        st.lists(retried, max_size=2))
+    # (hypothesis draws 0 more often than the others.)
+    if draw(st.integers(0, 4)) >= 3:
+        burst = []
+    scenario['faults'] = {('DELETE', i): fault
+                          for i, fault in enumerate(burst)}
+
+
+def focus_forms(draw, scenario):
+    """One image named by arguments in several forms, nothing else wrong.
+
+    Its ID in other cases, and another image named like a UUID: a UUID no
+    image has, or the first image's ID in another case (on a service that
+    compares IDs with case, that names the other image). That name comes
+    first: its DELETE by ID finds nothing, then its lookup by name finds an
+    image a later argument deletes by ID.
+    """
+    docs = scenario['docs']
+    quiet(scenario)
+    more_docs(draw, docs, 2)
+    first, other = docs[0], docs[-1]
+    other['name'] = draw(st.sampled_from(
+        UUIDS[5:] + [first['id'].upper(), mixed_case(first['id'])]))
+    variants = [first['id'], first['id'].upper(), mixed_case(first['id']),
+                other['id'], other['name'], UUIDS[7]]
+    scenario.update(
+        arguments=[other['name'], draw(st.sampled_from(
+            [first['id'], other['id']]))] + draw(
+            st.lists(st.sampled_from(variants), max_size=2)),
+        ids_without_case=draw(st.booleans()),
+        # One worker: the name's DELETE and lookup come before the ID's
+        # DELETE, whatever the machine's load.
+        workers=1, dry_run=False,
+        delete_backup=draw(st.sampled_from([None] * 3 + [False])))
+
+
+def focus_hidden(draw, scenario):
+    """Images of one name, hidden or not; that name as an argument."""
+    docs = scenario['docs']
+    quiet(scenario)
+    count = draw(st.integers(2, 3))
+    more_docs(draw, docs, count)
+    name = docs[0]['name']
+    for doc in docs[:count]:
+        # Deletable: a refused delete would hide a wrong choice.
+        doc.update(name=name, protected=False, owner=fake_service.PROJECT,
+                   os_hidden=draw(st.integers(0, 4)) < 4)
+    scenario.update(arguments=[name] * draw(st.integers(1, 2)),
+                    delete_backup=draw(st.sampled_from([None, True, False])))
+
+
+def focus_dry(draw, scenario):
+    """A dry run by a token whose roles the command knows."""
+    docs = scenario['docs']
+    for doc in docs:
+        if draw(st.booleans()):
+            doc['owner'] = 'theirs'
+    scenario.update(dry_run=True, roles_known=True,
+                    admin=draw(st.sampled_from([True, True, False])),
+                    arguments=draw(st.lists(st.sampled_from(
+                        [d['id'] for d in docs] + [d['name'] for d in docs]),
+                        min_size=1, max_size=3)) + scenario['arguments'][:2])
+
+
+# Answers that are trouble when their body or a header is read, or that
+# end a task or the run: each as likely as the others.
+HOSTILE = [('status', 429, '9' * 400), ('body', 'angles', 500, False),
+           ('body', 'huge', 502, False), ('body', 'nested-huge', 504, True),
+           ('status', 503, '9' * 400), ('body', 'angles', 502, True),
+           ('body', 'huge', 400, False), ('body', 'nested-json', 400, False),
+           ('body', 'nested-text', 504, True), ('hang',), ('crash',),
+           ('body', 'invalid-utf8', 500, False),
+           ('body', 'invalid-utf8-text', 502, True), ('answer', '302'),
+           ('answer', '401'), ('answer', '409'), ('answer', '410'),
+           ('answer', '200-login'), ('answer', '202-accepted'),
+           ('tls_after',), ('body_drop',)]
+
+
+def focus_bodies(draw, scenario):
+    """A hostile answer on the first requests, or on the first DELETE."""
+    scenario.update(
+        faults={draw(st.sampled_from([0, 1, ('DELETE', 0), ('DELETE', 0)])):
+                draw(st.sampled_from(HOSTILE))},
+        stop_at=None, debug=draw(st.integers(0, 5)) == 0)
+
+
+def focus_pages(draw, scenario):
+    """Names looked up in a listing of pages of one image."""
+    docs = scenario['docs']
+    quiet(scenario)
+    more_docs(draw, docs, 3)
+    scenario.update(
+        pagination=draw(st.sampled_from(fake_service.PAGINATION[1:] + (
+            'repeat',) * 3)),
+        page_size=1, name_filter=draw(st.sampled_from(['all', 'prefix'])),
+        arguments=draw(st.lists(st.sampled_from([d['name'] for d in docs]),
+                                min_size=1, max_size=3)),
+        delete_backup=draw(st.sampled_from([True, False, None])))
+
+
+FOCUSED = {'acting': focus_acting, 'forms': focus_forms,
+           'hidden': focus_hidden, 'bodies': focus_bodies,
+           'pages': focus_pages, 'dry': focus_dry}
 
 
 def acting_faults():
@@ -729,3 +879,27 @@ class TestModel(testtools.TestCase):
         service, jobs, ims, ended, raised, _ = run_scenario(scenario)
         problems = check(scenario, service, jobs, ims, ended, raised)
         self.assertEqual([], problems, scenario)
+
+
+class TestMutantsApply(testtools.TestCase):
+    """Each bug of tools/model_mutants.py still fits the code it breaks.
+
+    A mutant whose text the code no longer holds would be measured as
+    nothing: this fails as soon as a change to the plugin makes one stale.
+    """
+
+    def test_each_mutant_matches_once(self):
+        top = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.dirname(os.path.abspath(__file__)))))
+        tool = os.path.join(top, 'tools', 'model_mutants.py')
+        if not os.path.exists(tool):
+            self.skipTest('no tools/ beside the package (installed copy)')
+        spec = importlib.util.spec_from_file_location('model_mutants', tool)
+        mutants = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mutants)
+        for name, (path, code, bug) in mutants.MUTANTS.items():
+            with open(os.path.join(top, path)) as f:
+                text = f.read()
+            self.assertEqual(1, text.count(code),
+                             '%s: its code is not once in %s' % (name, path))
+            self.assertNotEqual(code, bug, name)
